@@ -1,0 +1,45 @@
+"""Generate the Python protobuf and gRPC modules from proto/vektra/v1/*.proto.
+
+One command, run from anywhere:  python proto/generate.py
+
+The generated modules are committed beside the .proto files (they are the
+`vektra.v1` package). tests/unit/test_proto_fresh.py fails when they no
+longer match the .proto sources.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PROTO_ROOT = Path(__file__).resolve().parent
+SOURCES = sorted((PROTO_ROOT / "vektra" / "v1").glob("*.proto"))
+
+
+def protoc_args(out_dir: Path, extra: list[str] | None = None) -> list[str]:
+    import grpc_tools
+
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    return [
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{well_known}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        *(extra or []),
+        *[str(p.relative_to(PROTO_ROOT)) for p in SOURCES],
+    ]
+
+
+def generate(out_dir: Path = PROTO_ROOT) -> None:
+    from grpc_tools import protoc
+
+    code = protoc.main(protoc_args(out_dir))
+    if code != 0:
+        raise SystemExit(f"protoc failed with exit code {code}")
+
+
+if __name__ == "__main__":
+    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else PROTO_ROOT)
+    print(f"generated Python modules for {len(SOURCES)} proto files under {PROTO_ROOT}")
