@@ -1,0 +1,37 @@
+"""Configuration of a storage node (see deploy/vektra.example.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vektra.common.limits import Limits
+from vektra.node.engine import EngineConfig
+
+__all__ = ["NodeConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    data_dir: Path = Path("./vektra-data/node")
+    listen: str = "127.0.0.1:7701"
+    node_id: str | None = None  # default: generated once and kept in the store
+    advertise: str | None = None  # address others reach this node at; default: listen
+    metrics_listen: str | None = None  # host:port for Prometheus /metrics; None = off
+    initial_map_bytes: int = 64 << 20
+    max_map_bytes: int = 256 << 30
+    checkpoint_interval_s: float = 30.0
+    grace_s: float = 5.0
+    exact_search_max: int = 4096
+    post_filter_min_share: float = 0.3
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            data_dir=self.data_dir,
+            node_id=self.node_id,
+            limits=Limits(),
+            initial_map_bytes=self.initial_map_bytes,
+            max_map_bytes=self.max_map_bytes,
+            exact_search_max=self.exact_search_max,
+            post_filter_min_share=self.post_filter_min_share,
+        )

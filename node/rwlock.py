@@ -1,0 +1,68 @@
+"""A readers-writer lock whose readers may also agree on a shared setting.
+
+hnswlib's search-time `ef` is a property of the index, not of a query. Readers
+that want the same `ef` run together; a reader that wants another `ef` waits
+until the current readers are done, then sets it. Writers (add, delete,
+resize, save) are exclusive and are preferred over new readers so a stream of
+searches cannot starve them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+__all__ = ["RWLock"]
+
+
+class RWLock:
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+        self._setting: object = None
+
+    @contextmanager
+    def shared(
+        self, setting: object = None, apply: Callable[[object], None] | None = None
+    ) -> Iterator[None]:
+        """Hold the lock shared. With `setting`, every concurrent reader holds the
+        same setting; `apply(setting)` runs (alone) when it has to change."""
+        with self._cond:
+            while (
+                self._writer
+                or self._writers_waiting
+                or (setting is not None and self._readers and self._setting != setting)
+            ):
+                self._cond.wait()
+            if setting is not None and self._setting != setting:
+                if apply is not None:
+                    apply(setting)
+                self._setting = setting
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
