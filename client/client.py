@@ -153,7 +153,8 @@ class Client:
             if stub is None:
                 channel = self._factory(self._addresses[index])
                 self._channels[index] = channel
-                stub = self._stubs[index] = pb_grpc.VektraStub(channel)
+                # the generated stub module is untyped
+                stub = self._stubs[index] = pb_grpc.VektraStub(channel)  # type: ignore[no-untyped-call]
             return index, stub
 
     def _fail_over(self, index: int) -> None:
@@ -446,7 +447,7 @@ class Collection:
         """One `SearchResult` per row of the 2-D `vectors`, in row order, from one
         SearchBatch call (one per 1,000 rows, the server's limit)."""
         matrix = _as_matrix(vectors, "vectors")
-        common = {
+        common: dict[str, Any] = {
             "collection": self._name,
             "field": field or "",
             "k": _positive(k, "k"),

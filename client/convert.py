@@ -64,7 +64,7 @@ __all__ = [
     "version_to_proto",
 ]
 
-CONSISTENCY: dict[str, int] = {
+CONSISTENCY: dict[str, pb.Consistency] = {
     "one": pb.CONSISTENCY_ONE,
     "quorum": pb.CONSISTENCY_QUORUM,
     "all": pb.CONSISTENCY_ALL,
@@ -82,7 +82,7 @@ _PTYPE_TO_PB = {
     PropertyType.KEYWORD_ARRAY: pb.PROPERTY_TYPE_KEYWORD_ARRAY,
 }
 _PTYPE_FROM_PB = {v: k for k, v in _PTYPE_TO_PB.items()}
-_STATE_FROM_PB: dict[int, NodeState] = {
+_STATE_FROM_PB: dict[pb.NodeState, NodeState] = {
     pb.NODE_STATE_JOINING: "joining",
     pb.NODE_STATE_ACTIVE: "active",
     pb.NODE_STATE_DRAINING: "draining",
@@ -94,12 +94,12 @@ _STATE_TO_PB = {v: k for k, v in _STATE_FROM_PB.items()}
 # ---------------------------------------------------------------- scalars
 
 
-def consistency_to_proto(consistency: str | None) -> int:
+def consistency_to_proto(consistency: str | None) -> pb.Consistency:
     """Map "one", "quorum" or "all" (any case) to the enum; None = server default."""
     if consistency is None:
-        return int(pb.CONSISTENCY_UNSPECIFIED)
+        return pb.CONSISTENCY_UNSPECIFIED
     if isinstance(consistency, str):
-        value: int | None = CONSISTENCY.get(consistency.strip().lower())
+        value: pb.Consistency | None = CONSISTENCY.get(consistency.strip().lower())
         if value is not None:
             return value
     raise InvalidArgument(

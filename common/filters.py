@@ -189,6 +189,8 @@ def _parse_field(prop: PropertySpec, value: Any, where: str, depth: int) -> Filt
                     f"{op} needs a number or datetime property; {prop.name!r} is {prop.type.value}",
                 )
             bound = _scalar(prop, operand, at)
+            # orderable properties (int, float, datetime) give numbers only
+            assert isinstance(bound, int | float)
             has_range = True
             if op in ("$gt", "$gte"):
                 inclusive = op == "$gte"

@@ -38,6 +38,8 @@ CODE_OF: dict[type[errors.VektraError], grpc.StatusCode] = {
 }
 ERROR_OF: dict[grpc.StatusCode, type[errors.VektraError]] = {v: k for k, v in CODE_OF.items()}
 
+SelfT = TypeVar("SelfT")
+ReqT = TypeVar("ReqT")
 R = TypeVar("R")
 
 
@@ -46,12 +48,12 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], exc: errors.Ve
 
 
 def map_errors(
-    handler: Callable[..., Awaitable[R]],
-) -> Callable[..., Awaitable[R]]:
+    handler: Callable[[SelfT, ReqT, grpc.aio.ServicerContext[Any, Any]], Awaitable[R]],
+) -> Callable[[SelfT, ReqT, grpc.aio.ServicerContext[Any, Any]], Awaitable[R]]:
     """Decorate an async servicer method: typed errors become their status."""
 
     @functools.wraps(handler)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
+    async def wrapper(self: SelfT, request: ReqT, context: grpc.aio.ServicerContext[Any, Any]) -> R:
         try:
             return await handler(self, request, context)
         except errors.VektraError as exc:
@@ -76,14 +78,14 @@ def from_rpc_error(exc: grpc.RpcError) -> errors.VektraError:
     cls = ERROR_OF.get(code)
     if cls is errors.InvalidArgument:
         field, _, _problem = message.partition(": ")
-        err: errors.VektraError = errors.InvalidArgument("", message)
-        err.field = field if _problem else ""
-        return err
+        invalid = errors.InvalidArgument("", message)
+        invalid.field = field if _problem else ""
+        return invalid
     if cls is errors.ResourceExhausted:
         limit, _, _problem = message.partition(": ")
-        err = errors.ResourceExhausted("", message)
-        err.limit = limit if _problem else ""
-        return err
+        exhausted = errors.ResourceExhausted("", message)
+        exhausted.limit = limit if _problem else ""
+        return exhausted
     if cls is None:
         if code == grpc.StatusCode.CANCELLED:
             return errors.Unavailable(f"call cancelled: {message}")

@@ -9,13 +9,16 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
 from prometheus_client import Counter, Histogram, start_http_server
 
 __all__ = ["REQUESTS", "REQUEST_SECONDS", "instrumented", "serve_metrics"]
 
+SelfT = TypeVar("SelfT")
+ReqT = TypeVar("ReqT")
+CtxT = TypeVar("CtxT")
 R = TypeVar("R")
 
 REQUESTS = Counter(
@@ -33,10 +36,14 @@ REQUEST_SECONDS = Histogram(
 
 def instrumented(
     component: str, method: str
-) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
-    def decorate(handler: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+) -> Callable[
+    [Callable[[SelfT, ReqT, CtxT], Awaitable[R]]], Callable[[SelfT, ReqT, CtxT], Awaitable[R]]
+]:
+    def decorate(
+        handler: Callable[[SelfT, ReqT, CtxT], Awaitable[R]],
+    ) -> Callable[[SelfT, ReqT, CtxT], Awaitable[R]]:
         @functools.wraps(handler)
-        async def wrapper(self: Any, request: Any, context: Any) -> R:
+        async def wrapper(self: SelfT, request: ReqT, context: CtxT) -> R:
             start = time.perf_counter()
             code = "OK"
             try:

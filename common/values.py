@@ -111,9 +111,10 @@ def to_datetime(value: Any, where: str) -> dt.datetime:
             raise InvalidArgument(where, f"{value!r} is not an ISO-8601 datetime") from None
     if not isinstance(value, dt.datetime):
         raise InvalidArgument(where, f"expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    when: dt.datetime = value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
 
 
 def datetime_micros(value: dt.datetime) -> int:

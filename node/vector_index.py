@@ -31,12 +31,14 @@ def exact_distances(metric: Metric, stored: np.ndarray, query: np.ndarray) -> np
     them (normalized for cosine): cosine and ip 1 - dot, l2 squared."""
     if metric is Metric.L2:
         diff = stored - query
-        return np.einsum("ij,ij->i", diff, diff)
+        squared: np.ndarray = np.einsum("ij,ij->i", diff, diff)
+        return squared
     q = query
     if metric is Metric.COSINE:
         norm = float(np.linalg.norm(query))
         q = query / norm if norm > 0 else query
-    return 1.0 - stored @ q
+    distances: np.ndarray = 1.0 - stored @ q
+    return distances
 
 
 class VectorIndex:
@@ -138,7 +140,7 @@ class VectorIndex:
         cannot find k (a tiny `ef` on a graph with many deletions); callers fall
         back to an exact scan."""
         ef = max(ef, k)
-        with self._lock.shared(setting=ef, apply=lambda e: self._index.set_ef(int(e))):  # type: ignore[arg-type]
+        with self._lock.shared(setting=ef, apply=lambda e: self._index.set_ef(int(e))):  # type: ignore[call-overload]
             if allow is None:
                 return self._index.knn_query(queries, k=k)  # type: ignore[no-any-return]
             # A Python filter holds the GIL per call: one thread is fastest.
