@@ -59,7 +59,7 @@ def schema_from_pb(msg: pb.CollectionSchema) -> CollectionSchema:
     )
     props = []
     for p in msg.properties:
-        ptype = _PTYPE_FROM_PB.get(p.type)  # type: ignore[call-overload]
+        ptype = _PTYPE_FROM_PB.get(p.type)
         if ptype is None:
             raise InvalidArgument(
                 f"schema.properties.{p.name}.type", "missing or unknown property type"
@@ -69,7 +69,7 @@ def schema_from_pb(msg: pb.CollectionSchema) -> CollectionSchema:
         name=msg.name,
         vectors=vectors,
         properties=tuple(props),
-        replication_factor=msg.replication_factor or 1,
+        replication_factor=msg.replication_factor,  # 0 = the cluster's default
     )
 
 

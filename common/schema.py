@@ -88,7 +88,7 @@ class CollectionSchema:
     name: str
     vectors: tuple[VectorSpec, ...]
     properties: tuple[PropertySpec, ...] = ()
-    replication_factor: int = 1
+    replication_factor: int = 1  # 0 asks the coordinator for the cluster's default
 
     def vector(self, name: str) -> VectorSpec | None:
         for v in self.vectors:
@@ -146,8 +146,10 @@ class CollectionSchema:
             if p.name in seen_props:
                 raise InvalidArgument(where, "duplicate property")
             seen_props.add(p.name)
-        if not 1 <= self.replication_factor <= 16:
-            raise InvalidArgument("schema.replication_factor", "must be between 1 and 16")
+        if not 0 <= self.replication_factor <= 16:
+            raise InvalidArgument(
+                "schema.replication_factor", "must be between 1 and 16 (0: the cluster default)"
+            )
         return replace(self, vectors=tuple(vectors))
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,9 +222,7 @@ class CollectionSchema:
             name=str(d.get("name", "")),
             vectors=tuple(vectors),
             properties=tuple(props),
-            replication_factor=_int(
-                d.get("replication_factor", 1) or 1, "schema.replication_factor"
-            ),
+            replication_factor=_int(d.get("replication_factor", 1), "schema.replication_factor"),
         )
 
 

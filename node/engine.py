@@ -93,6 +93,7 @@ class Engine:
         self._colls_lock = threading.Lock()
         self._colls: dict[str, _Collection] = {}
         self._dirty = 0  # changes since the last checkpoint
+        self.epoch = 0  # newest cluster-map epoch seen (in memory; the coordinator re-sends it)
         self.recovery: dict[str, str] = {}  # "collection.field" -> how its index came back
         for meta in self._store.collections():
             self._colls[meta.name] = self._open_collection(meta)
@@ -191,7 +192,7 @@ class Engine:
         coll = self._coll(name)
         version = self.clock.now()
         result = self._commit(coll, [Write(i, version, True) for i in ids])
-        return sum(1 for c in result.changes if c.removed is not None), version
+        return len(result.removed_ids), version
 
     def apply(self, name: str, writes: list[Write]) -> WriteResult:
         """Replica write path: versions were stamped by the writer."""
@@ -261,6 +262,20 @@ class Engine:
         coll = self._coll(name)
         docnos = self._matching(coll, flt)
         return self.count_all(name) if docnos is None else len(docnos)
+
+    def count_in_ranges(
+        self, name: str, flt: filters.Filter, ranges: list[tuple[int, int | None]]
+    ) -> int:
+        """Matching live objects whose token lies in any [start, end) range
+        (end None: to the end of the ring)."""
+        coll = self._coll(name)
+        docnos = self._matching(coll, flt)
+        tokens = self._store.tokens(coll.meta, None if docnos is None else sorted(docnos))
+        return sum(
+            1
+            for t in tokens
+            if any(start <= t and (end is None or t < end) for start, end in ranges)
+        )
 
     def query(
         self,

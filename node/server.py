@@ -21,6 +21,7 @@ from vektra.common.limits import Limits
 from vektra.common.metrics import serve_metrics
 from vektra.node.config import NodeConfig
 from vektra.node.engine import Engine
+from vektra.node.epoch import EpochInterceptor
 from vektra.node.service import NodeService, VektraService
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 
@@ -47,14 +48,17 @@ def grpc_options(limits: Limits) -> list[tuple[str, int]]:
 
 
 async def create_server(engine: Engine, listen: str, advertise: str | None = None) -> NodeServer:
-    server = grpc.aio.server(options=grpc_options(engine.limits))
+    server = grpc.aio.server(
+        options=grpc_options(engine.limits), interceptors=[EpochInterceptor(engine)]
+    )
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     host = listen.rpartition(":")[0]
     address = advertise or f"{host}:{port}"
-    vektra_pb2_grpc.add_VektraServicer_to_server(VektraService(engine, address), server)
-    node_pb2_grpc.add_NodeServicer_to_server(NodeService(engine), server)
+    # the generated *_pb2_grpc modules are untyped
+    vektra_pb2_grpc.add_VektraServicer_to_server(VektraService(engine, address), server)  # type: ignore[no-untyped-call]
+    node_pb2_grpc.add_NodeServicer_to_server(NodeService(engine), server)  # type: ignore[no-untyped-call]
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await server.start()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 import numpy as np
@@ -33,7 +33,7 @@ from vektra.v1 import vektra_pb2 as pb
 __all__ = ["NodeService", "VektraService"]
 
 T = TypeVar("T")
-Ctx = grpc.aio.ServicerContext[Any, Any]
+Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 _DEFAULT_QUERY_LIMIT = 10
 _SCAN_BATCH = 256
 
@@ -53,6 +53,16 @@ def _object_pb(rec: Record, include_vectors: bool) -> pb.Object:
         properties=pack(rec.properties),
         vectors=rec.vectors if include_vectors else {},
         version=version_to_pb(rec.version),
+    )
+
+
+def _versioned_pb(rec: Record, include_vectors: bool) -> npb.VersionedObject:
+    return npb.VersionedObject(
+        id=rec.id,
+        properties=b"" if rec.deleted else pack(rec.properties),
+        vectors=rec.vectors if include_vectors and not rec.deleted else {},
+        version=version_to_pb(rec.version),
+        deleted=rec.deleted,
     )
 
 
@@ -236,7 +246,7 @@ class VektraService(vektra_pb2_grpc.VektraServicer):
     ) -> pb.ClusterStatusResponse:
         objects = sum(self._engine.count_all(s.name) for s in self._engine.list_collections())
         return pb.ClusterStatusResponse(
-            epoch=0,
+            epoch=self._engine.epoch,
             nodes=[
                 pb.NodeStatus(
                     id=self._engine.node_id,
@@ -280,8 +290,39 @@ class NodeService(node_pb2_grpc.NodeServicer):
             raise InvalidArgument("objects", f"above the batch limit of {limits.max_batch_objects}")
         result = await _run(self._engine.apply, request.collection, writes)
         return npb.ApplyResponse(
-            applied=result.applied, stale=result.stale, last_seq=result.last_seq
+            applied=result.applied,
+            stale=result.stale,
+            last_seq=result.last_seq,
+            removed_ids=result.removed_ids,
         )
+
+    @instrumented("node", "Fetch")
+    @map_errors
+    async def Fetch(self, request: npb.FetchRequest, context: Ctx) -> npb.FetchResponse:
+        ids = list(request.ids)
+        check_ids(ids, self._engine.limits, allow_duplicates=True)
+        records = await _run(self._engine.get_versions, request.collection, ids)
+        return npb.FetchResponse(
+            objects=[_versioned_pb(r, request.include_vectors) for r in records if r is not None],
+            missing=[i for i, r in zip(ids, records, strict=True) if r is None],
+        )
+
+    @instrumented("node", "CountRanges")
+    @map_errors
+    async def CountRanges(
+        self, request: npb.CountRangesRequest, context: Ctx
+    ) -> npb.CountRangesResponse:
+        schema = self._engine.schema(request.collection)
+        flt = parse_filter(schema, self._engine.limits, request.filter)
+        ranges = [(r.start, r.end or None) for r in request.ranges]
+        n = await _run(self._engine.count_in_ranges, request.collection, flt, ranges)
+        return npb.CountRangesResponse(count=n)
+
+    @instrumented("node", "SetEpoch")
+    @map_errors
+    async def SetEpoch(self, request: npb.SetEpochRequest, context: Ctx) -> npb.SetEpochResponse:
+        self._engine.epoch = max(self._engine.epoch, request.epoch)
+        return npb.SetEpochResponse(epoch=self._engine.epoch)
 
     @instrumented("node", "EnsureCollection")
     @map_errors
@@ -297,6 +338,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
         return npb.NodeInfoResponse(
             node_id=self._engine.node_id,
             last_seq=self._engine.store.last_seq(),
+            epoch=self._engine.epoch,
             collections=[
                 npb.CollectionInfo(name=s.name, objects=self._engine.count_all(s.name))
                 for s in self._engine.list_collections()
@@ -317,13 +359,6 @@ class NodeService(node_pb2_grpc.NodeServicer):
         for start in range(0, len(records), size):
             yield npb.ScanRangeBatch(
                 objects=[
-                    npb.VersionedObject(
-                        id=r.id,
-                        properties=pack(r.properties) if not r.deleted else b"",
-                        vectors=r.vectors if request.include_vectors and not r.deleted else {},
-                        version=version_to_pb(r.version),
-                        deleted=r.deleted,
-                    )
-                    for r in records[start : start + size]
+                    _versioned_pb(r, request.include_vectors) for r in records[start : start + size]
                 ]
             )

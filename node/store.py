@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import lmdb
 import numpy as np
@@ -36,6 +36,9 @@ __all__ = ["CollectionMeta", "IndexChange", "Record", "Store", "Write", "WriteRe
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Transactions are never opened with buffers=True, so keys and values are bytes.
+_Txn: TypeAlias = "lmdb.Transaction[bytes]"
 
 _F32 = np.dtype("<f4")
 
@@ -92,6 +95,7 @@ class WriteResult:
     stale: int
     changes: list[IndexChange]
     last_seq: int
+    removed_ids: list[str] = field(default_factory=list)  # live objects now tombstoned
 
 
 def _encode_record(
@@ -157,11 +161,11 @@ class Store:
     # ------------------------------------------------------------ transactions
 
     @contextmanager
-    def reader(self) -> Iterator[lmdb.Transaction]:
+    def reader(self) -> Iterator[_Txn]:
         with self._env_lock.shared(), self._env.begin(buffers=False) as txn:
             yield txn
 
-    def _write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+    def _write(self, fn: Callable[[_Txn], T]) -> T:
         """Run `fn` in one write transaction, growing the map and retrying when
         it fills. `fn` must have no effects outside the transaction."""
         while True:
@@ -196,14 +200,14 @@ class Store:
 
     # ------------------------------------------------------------ meta
 
-    def last_seq(self, txn: lmdb.Transaction | None = None) -> int:
+    def last_seq(self, txn: _Txn | None = None) -> int:
         if txn is None:
             with self.reader() as t:
                 return self.last_seq(t)
         raw = txn.get(b"seq", db=self._meta)
         return 0 if raw is None else int(unpack(raw))
 
-    def high_version(self, txn: lmdb.Transaction | None = None) -> Version:
+    def high_version(self, txn: _Txn | None = None) -> Version:
         """The highest version this node has stored (its clock resumes past it)."""
         if txn is None:
             with self.reader() as t:
@@ -238,7 +242,7 @@ class Store:
         return meta
 
     def create_collection(self, schema: CollectionSchema) -> CollectionMeta:
-        def txn_fn(txn: lmdb.Transaction) -> CollectionMeta:
+        def txn_fn(txn: _Txn) -> CollectionMeta:
             key = b"coll:" + schema.name.encode()
             if txn.get(key, db=self._meta) is not None:
                 raise AlreadyExists(f"collection {schema.name!r} already exists")
@@ -257,7 +261,7 @@ class Store:
         meta = self.collection(name)
         prefix = keys.coll_prefix(meta.no)
 
-        def txn_fn(txn: lmdb.Transaction) -> None:
+        def txn_fn(txn: _Txn) -> None:
             txn.delete(b"coll:" + name.encode(), db=self._meta)
             txn.delete(b"docno:" + prefix, db=self._meta)
             for db in (self._objects, self._docs, self._pidx):
@@ -278,9 +282,7 @@ class Store:
         """Apply versioned writes in one transaction (last writer wins by HLC)."""
         return self._write(lambda txn: self._apply_txn(txn, meta, writes))
 
-    def _apply_txn(
-        self, txn: lmdb.Transaction, meta: CollectionMeta, writes: list[Write]
-    ) -> WriteResult:
+    def _apply_txn(self, txn: _Txn, meta: CollectionMeta, writes: list[Write]) -> WriteResult:
         schema = meta.schema
         seq = self.last_seq(txn)
         docno_key = b"docno:" + keys.coll_prefix(meta.no)
@@ -289,6 +291,7 @@ class Store:
         high = self.high_version(txn)
         applied = stale = 0
         changes: list[IndexChange] = []
+        removed_ids: list[str] = []
         for w in writes:
             tok = token(schema.name, w.id)
             okey = keys.object_key(meta.no, tok, w.id)
@@ -312,6 +315,7 @@ class Store:
                 txn.put(keys.log_key(seq), pack([meta.no, w.id, None, removed]), db=self._log)
                 if removed is not None:
                     changes.append(IndexChange(removed=removed, docno=None, vectors={}))
+                    removed_ids.append(w.id)
                 continue
             if old is not None and not old.deleted and old.docno is not None:
                 docno = old.docno
@@ -334,7 +338,7 @@ class Store:
         txn.put(docno_key, pack(next_docno), db=self._meta)
         txn.put(b"seq", pack(seq), db=self._meta)
         txn.put(b"hlc", pack(list(high.as_tuple())), db=self._meta)
-        return WriteResult(applied, stale, changes, seq)
+        return WriteResult(applied, stale, changes, seq, removed_ids)
 
     def _pidx_keys(
         self, meta: CollectionMeta, docno: int, props: dict[str, Any]
@@ -349,12 +353,12 @@ class Store:
                 yield base + enc + suffix
 
     def _index_properties(
-        self, txn: lmdb.Transaction, meta: CollectionMeta, docno: int, props: dict[str, Any]
+        self, txn: _Txn, meta: CollectionMeta, docno: int, props: dict[str, Any]
     ) -> None:
         for k in self._pidx_keys(meta, docno, props):
             txn.put(k, b"", db=self._pidx)
 
-    def _unindex_properties(self, txn: lmdb.Transaction, meta: CollectionMeta, old: Record) -> None:
+    def _unindex_properties(self, txn: _Txn, meta: CollectionMeta, old: Record) -> None:
         if old.docno is None:
             raise Internal(f"live record {old.id!r} has no docno")
         for k in self._pidx_keys(meta, old.docno, old.properties):
@@ -382,13 +386,32 @@ class Store:
                 out.append(self._by_docno(txn, meta, docno))
         return out
 
-    def _by_docno(self, txn: lmdb.Transaction, meta: CollectionMeta, docno: int) -> Record | None:
+    def _by_docno(self, txn: _Txn, meta: CollectionMeta, docno: int) -> Record | None:
         doc = txn.get(keys.doc_key(meta.no, docno), db=self._docs)
         if doc is None:
             return None
         tok, object_id, _fields = unpack(doc)
         raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
         return None if raw is None else _decode_record(object_id, raw)
+
+    def tokens(self, meta: CollectionMeta, docnos: list[int] | None) -> list[int]:
+        """Ring tokens of the given live docnos (all live objects when None)."""
+        out: list[int] = []
+        with self.reader() as txn:
+            if docnos is None:
+                prefix = keys.coll_prefix(meta.no)
+                cur = txn.cursor(db=self._docs)
+                if cur.set_range(prefix):
+                    for k, v in cur:
+                        if not k.startswith(prefix):
+                            break
+                        out.append(unpack(v)[0])
+                return out
+            for docno in docnos:
+                doc = txn.get(keys.doc_key(meta.no, docno), db=self._docs)
+                if doc is not None:
+                    out.append(unpack(doc)[0])
+        return out
 
     def docs(self, meta: CollectionMeta) -> Iterator[tuple[int, list[str]]]:
         """(docno, vector fields present) of every live object."""
@@ -488,7 +511,7 @@ class Store:
     def trim_log(self, upto_seq: int) -> int:
         """Drop change-log entries with seq <= upto_seq; returns how many."""
 
-        def txn_fn(txn: lmdb.Transaction) -> int:
+        def txn_fn(txn: _Txn) -> int:
             cur = txn.cursor(db=self._log)
             n = 0
             if cur.first():

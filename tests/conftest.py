@@ -26,9 +26,7 @@ class Docstrings:
 def docstrings() -> Docstrings:
     root = DATASETS / "docstrings"
     if not (root / "base.npy").is_file():
-        pytest.skip(
-            f"real dataset not present at {root} (../shared/datasets beside the checkout)"
-        )
+        pytest.skip(f"real dataset not present at {root} (../shared/datasets beside the checkout)")
     with (root / "base.jsonl").open() as f:
         meta = [json.loads(line) for line in f]
     return Docstrings(

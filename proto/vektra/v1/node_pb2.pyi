@@ -29,24 +29,24 @@ class VersionedObject(_message.Message):
     def __init__(self, id: _Optional[str] = ..., properties: _Optional[bytes] = ..., vectors: _Optional[_Mapping[str, bytes]] = ..., version: _Optional[_Union[_vektra_pb2.Version, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class ApplyRequest(_message.Message):
-    __slots__ = ("collection", "objects", "epoch")
+    __slots__ = ("collection", "objects")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
-    EPOCH_FIELD_NUMBER: _ClassVar[int]
     collection: str
     objects: _containers.RepeatedCompositeFieldContainer[VersionedObject]
-    epoch: int
-    def __init__(self, collection: _Optional[str] = ..., objects: _Optional[_Iterable[_Union[VersionedObject, _Mapping]]] = ..., epoch: _Optional[int] = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., objects: _Optional[_Iterable[_Union[VersionedObject, _Mapping]]] = ...) -> None: ...
 
 class ApplyResponse(_message.Message):
-    __slots__ = ("applied", "stale", "last_seq")
+    __slots__ = ("applied", "stale", "last_seq", "removed_ids")
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_IDS_FIELD_NUMBER: _ClassVar[int]
     applied: int
     stale: int
     last_seq: int
-    def __init__(self, applied: _Optional[int] = ..., stale: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    removed_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, applied: _Optional[int] = ..., stale: _Optional[int] = ..., last_seq: _Optional[int] = ..., removed_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EnsureCollectionRequest(_message.Message):
     __slots__ = ("schema",)
@@ -59,6 +59,60 @@ class EnsureCollectionResponse(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     created: bool
     def __init__(self, created: _Optional[bool] = ...) -> None: ...
+
+class FetchRequest(_message.Message):
+    __slots__ = ("collection", "ids", "include_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    include_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+
+class FetchResponse(_message.Message):
+    __slots__ = ("objects", "missing")
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedCompositeFieldContainer[VersionedObject]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, objects: _Optional[_Iterable[_Union[VersionedObject, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TokenRange(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
+
+class CountRangesRequest(_message.Message):
+    __slots__ = ("collection", "filter", "ranges")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    RANGES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    filter: bytes
+    ranges: _containers.RepeatedCompositeFieldContainer[TokenRange]
+    def __init__(self, collection: _Optional[str] = ..., filter: _Optional[bytes] = ..., ranges: _Optional[_Iterable[_Union[TokenRange, _Mapping]]] = ...) -> None: ...
+
+class CountRangesResponse(_message.Message):
+    __slots__ = ("count",)
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    def __init__(self, count: _Optional[int] = ...) -> None: ...
+
+class SetEpochRequest(_message.Message):
+    __slots__ = ("epoch",)
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    def __init__(self, epoch: _Optional[int] = ...) -> None: ...
+
+class SetEpochResponse(_message.Message):
+    __slots__ = ("epoch",)
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    def __init__(self, epoch: _Optional[int] = ...) -> None: ...
 
 class NodeInfoRequest(_message.Message):
     __slots__ = ()

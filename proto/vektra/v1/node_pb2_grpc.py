@@ -39,6 +39,21 @@ class NodeStub:
                 request_serializer=vektra_dot_v1_dot_node__pb2.ApplyRequest.SerializeToString,
                 response_deserializer=vektra_dot_v1_dot_node__pb2.ApplyResponse.FromString,
                 _registered_method=True)
+        self.Fetch = channel.unary_unary(
+                '/vektra.v1.Node/Fetch',
+                request_serializer=vektra_dot_v1_dot_node__pb2.FetchRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.FetchResponse.FromString,
+                _registered_method=True)
+        self.CountRanges = channel.unary_unary(
+                '/vektra.v1.Node/CountRanges',
+                request_serializer=vektra_dot_v1_dot_node__pb2.CountRangesRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.CountRangesResponse.FromString,
+                _registered_method=True)
+        self.SetEpoch = channel.unary_unary(
+                '/vektra.v1.Node/SetEpoch',
+                request_serializer=vektra_dot_v1_dot_node__pb2.SetEpochRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.SetEpochResponse.FromString,
+                _registered_method=True)
         self.EnsureCollection = channel.unary_unary(
                 '/vektra.v1.Node/EnsureCollection',
                 request_serializer=vektra_dot_v1_dot_node__pb2.EnsureCollectionRequest.SerializeToString,
@@ -60,6 +75,24 @@ class NodeServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Apply(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fetch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountRanges(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetEpoch(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -90,6 +123,21 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Apply,
                     request_deserializer=vektra_dot_v1_dot_node__pb2.ApplyRequest.FromString,
                     response_serializer=vektra_dot_v1_dot_node__pb2.ApplyResponse.SerializeToString,
+            ),
+            'Fetch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fetch,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.FetchRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.FetchResponse.SerializeToString,
+            ),
+            'CountRanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountRanges,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.CountRangesRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.CountRangesResponse.SerializeToString,
+            ),
+            'SetEpoch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetEpoch,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.SetEpochRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.SetEpochResponse.SerializeToString,
             ),
             'EnsureCollection': grpc.unary_unary_rpc_method_handler(
                     servicer.EnsureCollection,
@@ -134,6 +182,87 @@ class Node:
             '/vektra.v1.Node/Apply',
             vektra_dot_v1_dot_node__pb2.ApplyRequest.SerializeToString,
             vektra_dot_v1_dot_node__pb2.ApplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fetch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/Fetch',
+            vektra_dot_v1_dot_node__pb2.FetchRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.FetchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountRanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/CountRanges',
+            vektra_dot_v1_dot_node__pb2.CountRangesRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.CountRangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetEpoch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/SetEpoch',
+            vektra_dot_v1_dot_node__pb2.SetEpochRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.SetEpochResponse.FromString,
             options,
             channel_credentials,
             insecure,

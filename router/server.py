@@ -1,0 +1,84 @@
+"""The router process: stateless; serves the public API for the cluster on
+the map it watches from the coordinator, and keeps serving on its last map
+while the coordinator is away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import uuid
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from vektra.common.channels import NodeChannels
+from vektra.common.hlc import HybridClock
+from vektra.common.limits import Limits
+from vektra.common.metrics import serve_metrics
+from vektra.node.server import grpc_options
+from vektra.router.cluster_map import MapWatcher
+from vektra.router.config import RouterConfig
+from vektra.router.service import RouterService
+from vektra.v1 import vektra_pb2_grpc
+
+__all__ = ["serve", "start"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class RunningRouter:
+    server: grpc.aio.Server
+    port: int
+    router_id: str
+    maps: MapWatcher
+    channels: NodeChannels
+    watch: asyncio.Task[None]
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace_s: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+        self.watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.watch
+        await self.channels.close()
+        await self.maps.close()
+
+
+async def start(config: RouterConfig) -> RunningRouter:
+    router_id = config.router_id or f"router-{uuid.uuid4().hex[:8]}"
+    maps = MapWatcher(config.coordinator)
+    channels = NodeChannels()
+    server = grpc.aio.server(options=grpc_options(Limits()))
+    port = server.add_insecure_port(config.listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {config.listen}")
+    # The router stamps writes: its HLC is the writer of every version it issues.
+    service = RouterService(maps, channels, HybridClock(router_id), config.request_budget_s)
+    vektra_pb2_grpc.add_VektraServicer_to_server(service, server)  # type: ignore[no-untyped-call]
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    await server.start()
+    for name in ("", "vektra.v1.Vektra"):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    watch = asyncio.create_task(maps.watch_forever())
+    return RunningRouter(server, port, router_id, maps, channels, watch, health_servicer)
+
+
+async def serve(config: RouterConfig) -> None:
+    running = await start(config)
+    host = config.listen.rpartition(":")[0]
+    if config.metrics_listen:
+        serve_metrics(config.metrics_listen)
+    print(f"VEKTRA_READY router {running.router_id} {host}:{running.port}", flush=True)
+    log.info("router %s serving on %s:%d", running.router_id, host, running.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await running.stop(config.grace_s)
+    log.info("router stopped")

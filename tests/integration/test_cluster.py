@@ -1,0 +1,168 @@
+"""A real cluster — coordinator, three storage nodes, two routers, all
+separate processes — through the SDK: replication, recall on the real
+dataset, exact filter queries, and a node killed under RF 2 and RF 1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from vektra import Client
+from vektra.common.errors import Unavailable
+
+from tests.conftest import Docstrings
+from tests.harness.cluster import Cluster
+
+DIM = 16
+N = 1500
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with Cluster(tmp_path, nodes=3, rf=2, routers=2) as c:
+        yield c
+
+
+def _load(c: Client, name: str = "docs", rf: int = 2, n: int = N) -> np.ndarray:
+    c.create_collection(
+        name,
+        vectors={"v": {"dim": DIM, "metric": "l2"}},
+        properties={"group": "keyword", "n": "int"},
+        replication_factor=rf,
+    )
+    base = np.random.default_rng(4).normal(size=(n, DIM)).astype(np.float32)
+    c.collection(name).upsert(
+        ids=[f"o{i}" for i in range(n)],
+        vectors={"v": base},
+        properties=[{"group": f"g{i % 5}", "n": i} for i in range(n)],
+    )
+    return base
+
+
+def test_every_object_is_on_exactly_rf_nodes(cluster: Cluster) -> None:
+    with cluster.client() as c:
+        _load(c)
+        assert c.collection("docs").count() == N
+        ids = [f"o{i}" for i in range(N)]
+        holders = {i: 0 for i in ids}
+        per_node = []
+        for n in range(3):
+            with cluster.node_client(n) as direct:
+                col = direct.collection("docs")
+                found = []
+                for start in range(0, N, 500):
+                    found += [o.id for o in col.get(ids[start : start + 500])]
+                per_node.append(len(found))
+                assert col.count() == len(found)
+                for i in found:
+                    holders[i] += 1
+        assert set(holders.values()) == {2}, "every object on exactly 2 nodes"
+        assert all(n > 0.2 * N for n in per_node), per_node  # spread over all three
+        status = c.cluster_status()
+        assert sum(n.objects for n in status.nodes) == 2 * N
+        assert {n.state for n in status.nodes} == {"active"}
+
+
+def test_filter_queries_are_exact_across_nodes(cluster: Cluster) -> None:
+    with cluster.client() as c:
+        _load(c)
+        col = c.collection("docs")
+        flt = {"group": {"$in": ["g1", "g3"]}, "n": {"$gte": 100, "$lt": 1200}}
+        expected = [i for i in range(N) if i % 5 in (1, 3) and 100 <= i < 1200]
+        assert col.count(filter=flt) == len(expected)
+        page = col.query(filter=flt, limit=25, offset=40, order_by="n", descending=True)
+        assert [o.properties["n"] for o in page] == sorted(expected, reverse=True)[40:65]
+        by_id = col.query(filter={"group": "g2"}, limit=1000)
+        assert by_id.ids == sorted(f"o{i}" for i in range(N) if i % 5 == 2)[:1000]
+        assert page.coverage.complete
+
+
+def test_search_recall_on_the_real_dataset(cluster: Cluster, docstrings: Docstrings) -> None:
+    with cluster.client(timeout_s=120) as c:
+        c.create_collection(
+            "docstrings",
+            vectors={"embedding": {"dim": 384, "metric": "cosine"}},
+            properties={"package": "keyword", "length": "int"},
+            replication_factor=2,
+        )
+        col = c.collection("docstrings")
+        meta = docstrings.meta
+        col.upsert(
+            ids=[m["id"] for m in meta],
+            vectors={"embedding": docstrings.base},
+            properties=[{"package": m["package"], "length": m["length"]} for m in meta],
+        )
+        assert col.count() == len(meta)
+        queries = docstrings.queries[:300]
+        results = col.search_batch(queries, k=10, field="embedding")
+        truth = [[meta[j]["id"] for j in row[:10]] for row in docstrings.groundtruth[:300]]
+        recall = (
+            sum(len({h.id for h in r} & set(t)) for r, t in zip(results, truth, strict=True)) / 3000
+        )
+        print(f"cluster recall@10: {recall:.4f}")
+        assert recall >= 0.95
+        assert all(r.coverage.complete and len(r) == 10 for r in results)
+        # Filtered, against exact numpy ground truth over the matching rows.
+        rows = np.asarray([i for i, m in enumerate(meta) if m["package"] == "pip"])
+        sims = queries[:50] @ docstrings.base[rows].T
+        ftruth = [[meta[rows[j]]["id"] for j in np.argsort(-s)[:10]] for s in sims]
+        fres = col.search_batch(queries[:50], k=10, field="embedding", filter={"package": "pip"})
+        frecall = (
+            sum(len({h.id for h in r} & set(t)) for r, t in zip(fres, ftruth, strict=True)) / 500
+        )
+        assert frecall >= 0.95
+
+
+def test_with_one_node_killed_rf2_keeps_working(cluster: Cluster) -> None:
+    with cluster.client() as c:
+        base = _load(c)
+        col = c.collection("docs")
+        before = [r.ids for r in col.search_batch(base[:50], k=10)]
+        cluster.kill(1)
+        cluster.wait_until(lambda: cluster.state(1) == "down", 30, "node-1 is marked down")
+        # Searches stay complete: every object has a replica on a reachable node.
+        after = col.search_batch(base[:50], k=10)
+        assert all(r.coverage.complete for r in after)
+        assert [r.ids for r in after] == before
+        # Quorum writes land on the two reachable replicas of each key.
+        new = np.random.default_rng(8).normal(size=(200, DIM)).astype(np.float32)
+        res = col.upsert(
+            ids=[f"new{i}" for i in range(200)],
+            vectors={"v": new},
+            properties=[{"group": "g9", "n": i} for i in range(200)],
+            consistency="quorum",
+        )
+        assert res.acknowledged >= 2
+        got = col.get([f"o{i}" for i in range(0, N, 7)] + [f"new{i}" for i in range(200)])
+        assert len(got) == len(range(0, N, 7)) + 200
+        assert col.count() == N + 200
+        assert col.count(filter={"group": "g9"}) == 200
+        col.delete(["o3"])
+        assert col.get(["o3"]) == []
+        # With a second node down, two replicas can no longer acknowledge.
+        cluster.kill(2)
+        cluster.wait_until(lambda: cluster.state(2) == "down", 30, "node-2 is marked down")
+        with cluster.client(retries=0) as c2, pytest.raises(Unavailable) as err:
+            c2.collection("docs").upsert([{"id": "z", "vectors": {"v": np.ones(DIM)}}])
+        assert "replicas" in str(err.value)
+        # ONE still works on the last node.
+        c.collection("docs").upsert(
+            [{"id": "z", "vectors": {"v": np.ones(DIM)}}], consistency="one"
+        )
+        assert [o.id for o in c.collection("docs").get(["z"], consistency="one")] == ["z"]
+
+
+def test_rf1_with_a_node_killed_reports_partial_coverage(cluster: Cluster) -> None:
+    with cluster.client() as c:
+        base = _load(c, "single", rf=1)
+        col = c.collection("single")
+        assert col.search(base[0], k=5).coverage.complete
+        cluster.kill(0)
+        cluster.wait_until(lambda: cluster.state(0) == "down", 30, "node-0 is marked down")
+        res = col.search(base[0], k=5)
+        assert not res.coverage.complete
+        assert res.coverage.answered == 2 and "node-0" in res.coverage.failed
+        assert len(res) == 5  # what the other nodes hold, clearly marked partial
+        assert not col.query(limit=5).coverage.complete
