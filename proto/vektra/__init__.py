@@ -1,7 +1,7 @@
 """Vektra: a distributed, sharded vector-object database.
 
-`from vektra import Client` is the SDK's front door. The import root maps the
-role folders of the repository: `vektra.common`, `vektra.node`,
+`from vektra import Client, AsyncClient` is the SDK's front door. The import
+root maps the role folders of the repository: `vektra.common`, `vektra.node`,
 `vektra.router`, `vektra.coordinator`, `vektra.client`, and the generated API
 `vektra.v1`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "__version__"]
+__all__ = ["AsyncClient", "Client", "__version__"]
 
 
 def __getattr__(name: str) -> object:
@@ -19,4 +19,8 @@ def __getattr__(name: str) -> object:
         from vektra.client import Client
 
         return Client
+    if name == "AsyncClient":
+        from vektra.client import AsyncClient
+
+        return AsyncClient
     raise AttributeError(f"module 'vektra' has no attribute {name!r}")

@@ -166,3 +166,67 @@ def test_rf1_with_a_node_killed_reports_partial_coverage(cluster: Cluster) -> No
         assert res.coverage.answered == 2 and "node-0" in res.coverage.failed
         assert len(res) == 5  # what the other nodes hold, clearly marked partial
         assert not col.query(limit=5).coverage.complete
+
+
+def test_down_node_comes_back_active(cluster: Cluster) -> None:
+    with cluster.client() as c:
+        _load(c, n=200)
+        epoch = c.cluster_status().epoch
+        cluster.kill(2)
+        cluster.wait_until(lambda: cluster.state(2) == "down", 30, "node-2 is marked down")
+        cluster.restart(2)
+        cluster.wait_until(lambda: cluster.state(2) == "active", 30, "node-2 is active again")
+        assert c.cluster_status().epoch == epoch + 2  # one change down, one back up
+        # It kept its data through the kill (LMDB) and serves again.
+        with cluster.node_client(2) as direct:
+            assert direct.collection("docs").count() > 0
+        assert c.collection("docs").count() == 200
+
+
+def test_routers_keep_serving_while_the_coordinator_is_away(cluster: Cluster) -> None:
+    assert cluster.coordinator is not None
+    with cluster.client() as c:
+        base = _load(c, n=300)
+        cluster.coordinator.kill()
+        col = c.collection("docs")
+        col.upsert([{"id": "late", "vectors": {"v": base[0] + 0.01}, "properties": {"n": 1}}])
+        assert [o.id for o in col.get(["late", "o1"])] == ["late", "o1"]
+        assert col.search(base[0], k=2).ids == ["o0", "late"]
+        # The map survives a coordinator restart: same epoch, members, schemas.
+        epoch = c.cluster_status().epoch
+        cluster.coordinator.restart()
+        cluster.wait_until(lambda: cluster.states() == ["active"] * 3, 30, "all active again")
+        assert c.cluster_status().epoch == epoch
+        assert [s["name"] for s in c.list_collections()] == ["docs"]
+        assert col.count() == 301
+
+
+def test_stale_epochs_are_refused_and_newer_ones_adopted(cluster: Cluster) -> None:
+    import grpc
+
+    from vektra.common.errors import FailedPrecondition
+    from vektra.v1 import node_pb2 as npb
+    from vektra.v1 import node_pb2_grpc
+
+    with cluster.client() as c:
+        _load(c, n=50)
+        epoch = c.cluster_status().epoch
+        address = cluster.nodes[0].address
+        assert address is not None
+        with grpc.insecure_channel(address) as channel:
+            node = node_pb2_grpc.NodeStub(channel)
+            info = node.NodeInfo(npb.NodeInfoRequest(), timeout=5)
+            assert info.epoch == epoch
+            # A caller routing by an older map is refused ...
+            with pytest.raises(grpc.RpcError) as err:
+                node.NodeInfo(npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch - 1)),))
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "stale epoch" in (err.value.details() or "")
+            # ... a newer epoch is adopted.
+            node.NodeInfo(npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch + 5)),))
+            assert node.NodeInfo(npb.NodeInfoRequest(), timeout=5).epoch == epoch + 5
+        # The router, now behind node-0, refreshes its map and retries; the
+        # coordinator has nothing newer, so the caller hears why.
+        with pytest.raises(FailedPrecondition) as perr:
+            c.collection("docs").search(np.ones(DIM), k=3)
+        assert "stale epoch" in str(perr.value)

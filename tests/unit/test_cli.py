@@ -139,7 +139,7 @@ def test_client_command_flags() -> None:
     args = parse("search", "--collection", "c", "--vector-file", "q.npy", "--row", "3")
     assert (args.k, args.row, args.vector, args.filter, args.ef) == (10, 3, None, None, None)
     args = parse("up")
-    assert (args.nodes, args.rf, args.port, args.host) == (3, 2, 7700, "127.0.0.1")
+    assert (args.nodes, args.rf, args.port, args.host) == (3, None, 7700, "127.0.0.1")
     assert args.data_dir == Path("./vektra-data")
 
 
@@ -164,6 +164,12 @@ def test_bad_flags_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -
         parse(*argv)
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_up_checks_its_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["up", "--nodes", "2", "--rf", "3", "--data-dir", str(tmp_path)]) == 2
+    assert "--rf" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists(), "nothing started"
 
 
 def test_spec_parsers() -> None:
@@ -494,7 +500,7 @@ def test_import_errors_name_the_line(vektra: Vektra, tmp_path: Path) -> None:
     done = vektra.run("import", str(path), "--collection", "docs", "--batch-size", "2", ok=False)
     assert done.returncode == 2
     assert "vektra: bad.jsonl:3: properties.typo: unknown property" in done.stderr
-    assert "2 objects were imported before the error" in done.stderr
+    assert "(2 objects before it were imported; running the import again is safe)" in done.stderr
     missing = vektra.run("import", str(path), "--collection", "nope", ok=False)
     assert missing.returncode == 2 and "nope" in missing.stderr
 
