@@ -1,4 +1,7 @@
-"""`make demo`: start a storage node, load real data, search it.
+"""`make demo`: start a local cluster, load real data, search it.
+
+A coordinator, three storage nodes and a router start as child processes
+(as `vektra up` does); the data is stored with replication factor 2.
 
 Data: the real MiniLM embeddings of ../shared/datasets/docstrings when they
 are there; otherwise the docstrings of this machine's own Python standard
@@ -13,10 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 from vektra.client import Client
 from vektra.client.demo_data import embed, load_shared_dataset, stdlib_docstrings
+from vektra.client.up import LocalCluster
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -74,31 +78,6 @@ def _load_data(
     )
 
 
-def _start_node(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    log = (data_dir / "node.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vektra.client.cli",
-            "serve",
-            "node",
-            "--data-dir",
-            str(data_dir / "node"),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("VEKTRA_READY "):
-            return proc, line.split()[3]
-    raise SystemExit(f"the node did not start; see {data_dir / 'node.log'}")
-
-
 def _short(text: str, width: int = 70) -> str:
     return textwrap.shorten(" ".join(text.split()), width=width, placeholder="...")
 
@@ -114,12 +93,20 @@ def _show_hits(title: str, hits: Any) -> None:
         print(f"  (strategy: {hits.plan.strategy}, {hits.plan.candidates:,} candidates)")
 
 
-def run(data_dir: Path, source: str = "auto") -> None:
+def run(data_dir: Path, source: str = "auto", nodes: int = 3, rf: int = 2) -> None:
     what, meta, base, queries = _load_data(source)
     print(f"data: {what}")
-    proc, address = _start_node(data_dir)
-    print(f"node: listening on {address}, data in {data_dir / 'node'}")
+    cluster = LocalCluster(
+        data_dir, nodes=nodes, rf=rf, host="127.0.0.1", port=0, log_level="WARNING"
+    )
+    stop = threading.Event()
     try:
+        cluster.start(stop)
+        cluster.wait_healthy(stop)
+        assert cluster.router is not None and cluster.router.address is not None
+        address = cluster.router.address
+        print(f"cluster: {nodes} nodes, a coordinator and a router at {address}")
+        print(f"logs: {cluster.log_dir}")
         with Client(address, timeout_s=120) as c:
             if "docstrings" in [s["name"] for s in c.list_collections()]:
                 c.drop_collection("docstrings")
@@ -127,6 +114,7 @@ def run(data_dir: Path, source: str = "auto") -> None:
                 "docstrings",
                 vectors={"embedding": {"dim": base.shape[1], "metric": "cosine"}},
                 properties={"package": "keyword", "module": "keyword", "length": "int"},
+                replication_factor=rf,
             )
             col = c.collection("docstrings")
             started = time.perf_counter()
@@ -159,17 +147,12 @@ def run(data_dir: Path, source: str = "auto") -> None:
             for o in page:
                 print(f"  {o.id:<60.60} len={o.properties['length']}")
             status = c.cluster_status()
-            print("\ncluster status:")
+            print(f"\ncluster status (epoch {status.epoch}; each object is on {rf} nodes):")
             for n in status.nodes:
-                print(f"  {n.id:<16} {n.address:<22} {n.state:<8} {n.objects:,} objects")
+                print(f"  {n.id:<10} {n.address:<22} {n.state:<8} {n.objects:,} objects")
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    print(
-        "\nnode stopped cleanly"
-        if proc.returncode == 0
-        else f"\nnode exited with {proc.returncode}"
-    )
+        cluster.stop(30)
+    print("\ncluster stopped")
 
 
 def main() -> None:

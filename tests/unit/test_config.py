@@ -1,0 +1,45 @@
+"""Configuration: YAML < environment < command line, typed, unknown keys refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vektra.common.config import load_config
+from vektra.common.errors import InvalidArgument
+from vektra.coordinator.config import CoordinatorConfig
+from vektra.node.config import NodeConfig
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "vektra.example.yaml"
+
+
+def test_the_example_file_loads_for_every_role() -> None:
+    node = load_config(NodeConfig, "node", path=EXAMPLE, env={})
+    assert node.listen == "127.0.0.1:7701" and node.checkpoint_interval_s == 30.0
+    coord = load_config(CoordinatorConfig, "coordinator", path=EXAMPLE, env={})
+    assert coord.nodes == ("127.0.0.1:7701", "127.0.0.1:7702", "127.0.0.1:7703")
+
+
+def test_precedence_and_types(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("node:\n  grace_s: 1\n  listen: 0.0.0.0:1\n")
+    env = {
+        "VEKTRA__NODE__GRACE_S": "2.5",
+        "VEKTRA__NODE__DATA_DIR": "/data",
+        "VEKTRA__ROUTER__X": "1",
+    }
+    cfg = load_config(
+        NodeConfig, "node", path=f, env=env, overrides={"listen": "h:2", "node_id": None}
+    )
+    assert cfg.grace_s == 2.5 and cfg.data_dir == Path("/data") and cfg.listen == "h:2"
+    assert cfg.node_id is None
+
+
+def test_unknown_and_malformed_settings_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        load_config(NodeConfig, "node", env={"VEKTRA__NODE__COLOUR": "red"})
+    assert "colour" in str(err.value)
+    with pytest.raises(InvalidArgument) as err:
+        load_config(NodeConfig, "node", env={"VEKTRA__NODE__GRACE_S": "soon"})
+    assert err.value.field == "config.node.grace_s"
