@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from vektra.common.config import load_config
 from vektra.common.errors import InvalidArgument
 from vektra.coordinator.config import CoordinatorConfig
