@@ -6,6 +6,7 @@ watchers, and hands effects to the executor.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -107,16 +108,14 @@ class Coordinator:
         """The current map if newer than `known_epoch`, then every newer one."""
         last = known_epoch
         while True:
-            seen = last
-
-            def newer() -> bool:
-                return self._state.epoch > seen
-
             async with self._changed:
-                await self._changed.wait_for(newer)
+                await self._changed.wait_for(functools.partial(self._newer_than, last))
                 state = self._state
             last = state.epoch
             yield state
+
+    def _newer_than(self, epoch: int) -> bool:
+        return self._state.epoch > epoch
 
 
 def _describe(state: ClusterMap) -> str:

@@ -11,21 +11,19 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import signal
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health
 from vektra.common.channels import NodeChannels
 from vektra.common.limits import Limits
 from vektra.common.membership import ClusterMap
-from vektra.common.metrics import serve_metrics
+from vektra.common.serving import add_health, mark_serving, run_until_signalled, server_options
 from vektra.coordinator.config import CoordinatorConfig
 from vektra.coordinator.core import Coordinator, MapFile
 from vektra.coordinator.executor import Executor
 from vektra.coordinator.health import health_loop, probe
 from vektra.coordinator.planner import AddNode, Bootstrap, Policy
 from vektra.coordinator.service import CoordinatorService
-from vektra.node.server import grpc_options
 from vektra.v1 import coordinator_pb2_grpc
 
 __all__ = ["serve", "start"]
@@ -91,18 +89,16 @@ async def start(config: CoordinatorConfig) -> RunningCoordinator:
         initial,
         executor.run,
     )
-    server = grpc.aio.server(options=grpc_options(Limits()))
+    server = grpc.aio.server(options=server_options(Limits()))
     port = server.add_insecure_port(config.listen)
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")
     coordinator_pb2_grpc.add_CoordinatorServicer_to_server(
         CoordinatorService(coordinator, channels), server
     )  # type: ignore[no-untyped-call]
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer = await add_health(server)
     await server.start()
-    for name in ("", "vektra.v1.Coordinator"):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await mark_serving(health_servicer, ("vektra.v1.Coordinator",))
     tasks = [asyncio.create_task(_bootstrap(coordinator, channels, config))]
     return RunningCoordinator(server, port, coordinator, channels, tasks, health_servicer)
 
@@ -110,19 +106,11 @@ async def start(config: CoordinatorConfig) -> RunningCoordinator:
 async def serve(config: CoordinatorConfig) -> None:
     running = await start(config)
     host = config.listen.rpartition(":")[0]
-    if config.metrics_listen:
-        serve_metrics(config.metrics_listen)
-    print(f"VEKTRA_READY coordinator coordinator {host}:{running.port}", flush=True)
-    log.info(
-        "coordinator serving on %s:%d (epoch %d)",
-        host,
-        running.port,
-        running.coordinator.state.epoch,
+    log.info("cluster map at epoch %d", running.coordinator.state.epoch)
+    await run_until_signalled(
+        "coordinator",
+        "coordinator",
+        f"{host}:{running.port}",
+        config.metrics_listen,
+        lambda: running.stop(config.grace_s),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await running.stop(config.grace_s)
-    log.info("coordinator stopped")

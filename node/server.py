@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from vektra.common.limits import Limits
-from vektra.common.metrics import serve_metrics
+from grpc_health.v1 import health
+from vektra.common.serving import add_health, mark_serving, run_until_signalled, server_options
 from vektra.node.config import NodeConfig
 from vektra.node.engine import Engine
 from vektra.node.epoch import EpochInterceptor
@@ -39,17 +37,9 @@ class NodeServer:
     health: health.aio.HealthServicer
 
 
-def grpc_options(limits: Limits) -> list[tuple[str, int]]:
-    return [
-        ("grpc.max_send_message_length", limits.max_message_bytes),
-        ("grpc.max_receive_message_length", limits.max_message_bytes),
-        ("grpc.so_reuseport", 0),
-    ]
-
-
 async def create_server(engine: Engine, listen: str, advertise: str | None = None) -> NodeServer:
     server = grpc.aio.server(
-        options=grpc_options(engine.limits), interceptors=[EpochInterceptor(engine)]
+        options=server_options(engine.limits), interceptors=[EpochInterceptor(engine)]
     )
     port = server.add_insecure_port(listen)
     if port == 0:
@@ -59,11 +49,9 @@ async def create_server(engine: Engine, listen: str, advertise: str | None = Non
     # the generated *_pb2_grpc modules are untyped
     vektra_pb2_grpc.add_VektraServicer_to_server(VektraService(engine, address), server)  # type: ignore[no-untyped-call]
     node_pb2_grpc.add_NodeServicer_to_server(NodeService(engine), server)  # type: ignore[no-untyped-call]
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer = await add_health(server)
     await server.start()
-    for name in ("", *SERVICES):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await mark_serving(health_servicer, SERVICES)
     return NodeServer(server, port, health_servicer)
 
 
@@ -81,27 +69,18 @@ async def _checkpoint_loop(engine: Engine, interval_s: float) -> None:
 async def serve(config: NodeConfig) -> None:
     engine = await asyncio.to_thread(Engine, config.engine_config())
     node = await create_server(engine, config.listen, config.advertise)
-    host = config.listen.rpartition(":")[0]
-    if config.metrics_listen:
-        metrics_port = serve_metrics(config.metrics_listen)
-        log.info("metrics on port %d", metrics_port)
-    # The harness and scripts read this line to learn the bound port.
-    print(f"VEKTRA_READY node {engine.node_id} {host}:{node.port}", flush=True)
-    log.info(
-        "node %s serving on %s:%d (indexes: %s)", engine.node_id, host, node.port, engine.recovery
-    )
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    log.info("node %s indexes: %s", engine.node_id, engine.recovery)
     checkpoints = asyncio.create_task(_checkpoint_loop(engine, config.checkpoint_interval_s))
-    await stop.wait()
-    log.info("stopping: draining requests for up to %.1f s", config.grace_s)
-    await node.health.enter_graceful_shutdown()
-    await node.server.stop(config.grace_s)
-    checkpoints.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await checkpoints
-    await asyncio.to_thread(engine.close)
-    log.info("node %s stopped", engine.node_id)
+
+    async def stop() -> None:
+        await node.health.enter_graceful_shutdown()
+        await node.server.stop(config.grace_s)  # in-flight requests get grace_s to finish
+        checkpoints.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checkpoints
+        await asyncio.to_thread(engine.close)  # a last checkpoint, then the store
+
+    host = config.listen.rpartition(":")[0]
+    await run_until_signalled(
+        "node", engine.node_id, f"{host}:{node.port}", config.metrics_listen, stop
+    )

@@ -8,16 +8,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import signal
 import uuid
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health
 from vektra.common.channels import NodeChannels
 from vektra.common.hlc import HybridClock
 from vektra.common.limits import Limits
-from vektra.common.metrics import serve_metrics
-from vektra.node.server import grpc_options
+from vektra.common.serving import add_health, mark_serving, run_until_signalled, server_options
 from vektra.router.cluster_map import MapWatcher
 from vektra.router.config import RouterConfig
 from vektra.router.service import RouterService
@@ -52,18 +50,16 @@ async def start(config: RouterConfig) -> RunningRouter:
     router_id = config.router_id or f"router-{uuid.uuid4().hex[:8]}"
     maps = MapWatcher(config.coordinator)
     channels = NodeChannels()
-    server = grpc.aio.server(options=grpc_options(Limits()))
+    server = grpc.aio.server(options=server_options(Limits()))
     port = server.add_insecure_port(config.listen)
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")
     # The router stamps writes: its HLC is the writer of every version it issues.
     service = RouterService(maps, channels, HybridClock(router_id), config.request_budget_s)
     vektra_pb2_grpc.add_VektraServicer_to_server(service, server)  # type: ignore[no-untyped-call]
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer = await add_health(server)
     await server.start()
-    for name in ("", "vektra.v1.Vektra"):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await mark_serving(health_servicer, ("vektra.v1.Vektra",))
     watch = asyncio.create_task(maps.watch_forever())
     return RunningRouter(server, port, router_id, maps, channels, watch, health_servicer)
 
@@ -71,14 +67,10 @@ async def start(config: RouterConfig) -> RunningRouter:
 async def serve(config: RouterConfig) -> None:
     running = await start(config)
     host = config.listen.rpartition(":")[0]
-    if config.metrics_listen:
-        serve_metrics(config.metrics_listen)
-    print(f"VEKTRA_READY router {running.router_id} {host}:{running.port}", flush=True)
-    log.info("router %s serving on %s:%d", running.router_id, host, running.port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await running.stop(config.grace_s)
-    log.info("router stopped")
+    await run_until_signalled(
+        "router",
+        running.router_id,
+        f"{host}:{running.port}",
+        config.metrics_listen,
+        lambda: running.stop(config.grace_s),
+    )
