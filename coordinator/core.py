@@ -19,6 +19,7 @@ from vektra.coordinator.planner import (
     DropOnNodes,
     Event,
     Policy,
+    PublishMap,
     Reject,
     SyncNodes,
     apply,
@@ -29,7 +30,7 @@ __all__ = ["Coordinator", "MapFile"]
 
 log = logging.getLogger(__name__)
 
-Effect = SyncNodes | DropOnNodes
+Effect = SyncNodes | PublishMap | DropOnNodes
 
 
 class MapFile:
@@ -100,7 +101,7 @@ class Coordinator:
             async with self._changed:
                 self._changed.notify_all()
         for action in actions:
-            if isinstance(action, SyncNodes | DropOnNodes):
+            if isinstance(action, SyncNodes | PublishMap | DropOnNodes):
                 await self._run_effect(state, action)
         return actions
 

@@ -12,7 +12,8 @@ import grpc
 from vektra.common.channels import NodeChannels
 from vektra.common.membership import ClusterMap
 from vektra.common.pb import schema_to_pb
-from vektra.coordinator.planner import DropOnNodes, SyncNodes
+from vektra.common.pb_cluster import map_to_pb
+from vektra.coordinator.planner import DropOnNodes, PublishMap, SyncNodes
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
@@ -26,10 +27,15 @@ class Executor:
         self._channels = channels
         self._timeout_s = timeout_s
 
-    async def run(self, state: ClusterMap, effect: SyncNodes | DropOnNodes) -> None:
+    async def run(self, state: ClusterMap, effect: SyncNodes | PublishMap | DropOnNodes) -> None:
         match effect:
             case SyncNodes(node_ids):
                 await asyncio.gather(*(self._sync(state, i) for i in node_ids))
+            case PublishMap():
+                request = _epoch_request(state)
+                await asyncio.gather(
+                    *(self._publish(m.address, request) for m in state.members if m.state.reachable)
+                )
             case DropOnNodes(name):
                 await asyncio.gather(
                     *(self._drop(m.address, name) for m in state.members if m.state.reachable)
@@ -41,7 +47,7 @@ class Executor:
             return
         stub = self._channels.internal(member.address)
         try:
-            await stub.SetEpoch(npb.SetEpochRequest(epoch=state.epoch), timeout=self._timeout_s)
+            await stub.SetEpoch(_epoch_request(state), timeout=self._timeout_s)
             info = await stub.NodeInfo(npb.NodeInfoRequest(), timeout=self._timeout_s)
             wanted = {c.name for c in state.collections}
             for c in info.collections:
@@ -55,6 +61,12 @@ class Executor:
         except grpc.aio.AioRpcError as exc:
             log.warning("could not sync node %s: %s %s", node_id, exc.code().name, exc.details())
 
+    async def _publish(self, address: str, request: npb.SetEpochRequest) -> None:
+        try:
+            await self._channels.internal(address).SetEpoch(request, timeout=self._timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            log.debug("could not publish the map to %s: %s", address, exc.code().name)
+
     async def _drop(self, address: str, name: str) -> None:
         try:
             await self._channels.public(address).DropCollection(
@@ -63,3 +75,7 @@ class Executor:
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 log.warning("could not drop %s on %s: %s", name, address, exc.code().name)
+
+
+def _epoch_request(state: ClusterMap) -> npb.SetEpochRequest:
+    return npb.SetEpochRequest(epoch=state.epoch, members=map_to_pb(state).members)

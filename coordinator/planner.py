@@ -30,6 +30,7 @@ __all__ = [
     "HealthFailed",
     "HealthOk",
     "Policy",
+    "PublishMap",
     "PutCollection",
     "Reject",
     "RemoveCollection",
@@ -142,6 +143,11 @@ class SyncNodes:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishMap:
+    """Effect: send the new epoch and member list to every reachable node."""
+
+
+@dataclass(frozen=True, slots=True)
 class DropOnNodes:
     """Effect: drop a collection's data on every reachable node."""
 
@@ -158,6 +164,7 @@ Action: TypeAlias = (
     | RemoveCollection
     | Reject
     | SyncNodes
+    | PublishMap
     | DropOnNodes
 )
 
@@ -166,6 +173,14 @@ Action: TypeAlias = (
 
 
 def plan(state: ClusterMap, event: Event, policy: Policy) -> list[Action]:
+    actions = _plan(state, event, policy)
+    # Every new map reaches every node (hinted handoff needs the members).
+    if any(isinstance(a, SetEpoch) for a in actions):
+        actions.append(PublishMap())
+    return actions
+
+
+def _plan(state: ClusterMap, event: Event, policy: Policy) -> list[Action]:
     match event:
         case Bootstrap(nodes):
             if state.epoch:
@@ -271,6 +286,6 @@ def apply(state: ClusterMap, action: Action) -> ClusterMap:
             )
         case RemoveCollection(name):
             return replace(state, collections=tuple(c for c in state.collections if c.name != name))
-        case Reject() | SyncNodes() | DropOnNodes():
+        case Reject() | SyncNodes() | PublishMap() | DropOnNodes():
             return state
     raise AssertionError(action)

@@ -22,6 +22,7 @@ from vektra.common import filters
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound
 from vektra.common.hlc import HybridClock, Version
 from vektra.common.limits import Limits
+from vektra.common.membership import Member
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import ObjectIn
 from vektra.node.checkpoint import remove_checkpoints, save_checkpoint
@@ -94,6 +95,7 @@ class Engine:
         self._colls: dict[str, _Collection] = {}
         self._dirty = 0  # changes since the last checkpoint
         self.epoch = 0  # newest cluster-map epoch seen (in memory; the coordinator re-sends it)
+        self.members: dict[str, Member] = {}  # as of `epoch`, for hinted handoff
         self.recovery: dict[str, str] = {}  # "collection.field" -> how its index came back
         for meta in self._store.collections():
             self._colls[meta.name] = self._open_collection(meta)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health
+from vektra.common.channels import NodeChannels
 from vektra.common.serving import add_health, mark_serving, run_until_signalled, server_options
 from vektra.node.config import NodeConfig
 from vektra.node.engine import Engine
 from vektra.node.epoch import EpochInterceptor
+from vektra.node.handoff import Handoff
 from vektra.node.service import NodeService, VektraService
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 
@@ -71,13 +73,17 @@ async def serve(config: NodeConfig) -> None:
     node = await create_server(engine, config.listen, config.advertise)
     log.info("node %s indexes: %s", engine.node_id, engine.recovery)
     checkpoints = asyncio.create_task(_checkpoint_loop(engine, config.checkpoint_interval_s))
+    channels = NodeChannels(engine.limits)
+    handoff = asyncio.create_task(Handoff(engine, channels).run_forever())
 
     async def stop() -> None:
         await node.health.enter_graceful_shutdown()
         await node.server.stop(config.grace_s)  # in-flight requests get grace_s to finish
-        checkpoints.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await checkpoints
+        for task in (checkpoints, handoff):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await channels.close()
         await asyncio.to_thread(engine.close)  # a last checkpoint, then the store
 
     host = config.listen.rpartition(":")[0]

@@ -14,8 +14,10 @@ import grpc
 import numpy as np
 from vektra.common.errors import InvalidArgument, VektraError
 from vektra.common.grpc_errors import abort_with, map_errors
+from vektra.common.membership import Member
 from vektra.common.metrics import instrumented
 from vektra.common.pb import schema_from_pb, schema_to_pb, version_from_pb, version_to_pb
+from vektra.common.pb_cluster import state_from_pb
 from vektra.common.validation import (
     check_ids,
     parse_filter,
@@ -282,10 +284,14 @@ class NodeService(node_pb2_grpc.NodeServicer):
             version = version_from_pb(o.version, f"objects[{i}].version")
             if o.deleted:
                 check_id(o.id, f"objects[{i}].id", limits)
-                writes.append(Write(o.id, version, True))
+                writes.append(Write(o.id, version, True, hint_for=o.hint_for or None))
             else:
                 v = by_id[o.id]
-                writes.append(Write(o.id, version, False, v.properties, v.vectors))
+                writes.append(
+                    Write(
+                        o.id, version, False, v.properties, v.vectors, hint_for=o.hint_for or None
+                    )
+                )
         if len(writes) > limits.max_batch_objects:
             raise InvalidArgument("objects", f"above the batch limit of {limits.max_batch_objects}")
         result = await _run(self._engine.apply, request.collection, writes)
@@ -321,6 +327,10 @@ class NodeService(node_pb2_grpc.NodeServicer):
     @instrumented("node", "SetEpoch")
     @map_errors
     async def SetEpoch(self, request: npb.SetEpochRequest, context: Ctx) -> npb.SetEpochResponse:
+        if request.epoch >= self._engine.epoch and request.members:
+            self._engine.members = {
+                m.id: Member(m.id, m.address, state_from_pb(m.state)) for m in request.members
+            }
         self._engine.epoch = max(self._engine.epoch, request.epoch)
         return npb.SetEpochResponse(epoch=self._engine.epoch)
 

@@ -62,6 +62,7 @@ class Write:
     deleted: bool = False
     properties: dict[str, Any] = field(default_factory=dict)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    hint_for: str | None = None  # keep a hint to hand this write to that member
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,10 @@ def _encode_record(
     return pack([list(version.as_tuple()), deleted, docno, props, vectors])
 
 
+def _hint_key(target: str, collection: str, object_id: str) -> bytes:
+    return b"\x00".join((target.encode(), collection.encode(), object_id.encode()))
+
+
 def _decode_record(object_id: str, raw: bytes) -> Record:
     v, deleted, docno, props, vectors = unpack(raw)
     return Record(object_id, Version.from_tuple(v), deleted, docno, props, vectors)
@@ -143,6 +148,7 @@ class Store:
         self._docs = self._env.open_db(b"docs")
         self._pidx = self._env.open_db(b"pidx")
         self._log = self._env.open_db(b"log")
+        self._hints = self._env.open_db(b"hints")
         self._lock = threading.Lock()  # guards the in-memory collection table
         self._collections: dict[str, CollectionMeta] = {}
         with self.reader() as txn:
@@ -293,6 +299,13 @@ class Store:
         changes: list[IndexChange] = []
         removed_ids: list[str] = []
         for w in writes:
+            if w.hint_for:
+                # Recorded even when this node already holds a newer version:
+                # the member it stands for must get the newest one.
+                hkey = _hint_key(w.hint_for, schema.name, w.id)
+                held = txn.get(hkey, db=self._hints)
+                if held is None or Version.from_tuple(unpack(held)) < w.version:
+                    txn.put(hkey, pack(list(w.version.as_tuple())), db=self._hints)
             tok = token(schema.name, w.id)
             okey = keys.object_key(meta.no, tok, w.id)
             old_raw = txn.get(okey, db=self._objects)
@@ -490,6 +503,49 @@ class Store:
                         break
                 out.add(keys.docno_of(k))
         return out
+
+    # ------------------------------------------------------------ hints
+
+    def hint_targets(self) -> list[str]:
+        """Members this node holds hinted writes for."""
+        out: list[str] = []
+        with self.reader() as txn:
+            cur = txn.cursor(db=self._hints)
+            found = cur.first()
+            while found:
+                target = cur.key().split(b"\x00", 1)[0]
+                out.append(target.decode())
+                # Jump past every key of this target.
+                found = cur.set_range(target + b"\x01")
+        return out
+
+    def hints(self, target: str, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` (collection, id) hinted for `target`."""
+        prefix = target.encode() + b"\x00"
+        out: list[tuple[str, str]] = []
+        with self.reader() as txn:
+            cur = txn.cursor(db=self._hints)
+            if not cur.set_range(prefix):
+                return out
+            for k in cur.iternext(keys=True, values=False):
+                if not k.startswith(prefix) or len(out) >= limit:
+                    break
+                collection, _, object_id = k[len(prefix) :].partition(b"\x00")
+                out.append((collection.decode(), object_id.decode()))
+        return out
+
+    def drop_hints(self, target: str, handed: list[tuple[str, str, Version]]) -> None:
+        """Forget hints whose write was handed over: those not newer than the
+        version sent (a newer write may have been hinted meanwhile)."""
+
+        def txn_fn(txn: _Txn) -> None:
+            for collection, object_id, sent in handed:
+                key = _hint_key(target, collection, object_id)
+                held = txn.get(key, db=self._hints)
+                if held is not None and Version.from_tuple(unpack(held)) <= sent:
+                    txn.delete(key, db=self._hints)
+
+        self._write(txn_fn)
 
     # ------------------------------------------------------------ change log
 

@@ -60,7 +60,16 @@ class RingView:
     def replicas(self, collection: str, object_id: str, rf: int) -> list[str]:
         """Where a key is written and read: its first `rf` owners, with any that
         are down replaced by the next reachable owners clockwise."""
-        return _pick(self.preference(collection, object_id), rf, self.reachable)
+        return [node for node, _ in self.placement(collection, object_id, rf)]
+
+    def placement(self, collection: str, object_id: str, rf: int) -> list[tuple[str, str | None]]:
+        """(node, member it stands in for or None) for each replica of a key."""
+        preference = self.preference(collection, object_id)
+        primary = preference[:rf]
+        up = [n for n in primary if n in self.reachable]
+        down = [n for n in primary if n not in self.reachable]
+        stand_ins = [n for n in preference[rf:] if n in self.reachable]
+        return [(n, None) for n in up] + list(zip(stand_ins, down, strict=False))
 
     def ranges(self) -> list[TokenRange]:
         """The ring cut at every point: [previous point, point) belongs to the
@@ -104,9 +113,3 @@ class RingView:
         i = bisect.bisect_right(self._positions, token)
         node: str = self._point_nodes[i % len(self._point_nodes)]
         return node
-
-
-def _pick(preference: list[str], rf: int, reachable: frozenset[str]) -> list[str]:
-    primary = [n for n in preference[:rf] if n in reachable]
-    stand_ins = [n for n in preference[rf:] if n in reachable]
-    return primary + stand_ins[: rf - len(primary)]

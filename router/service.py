@@ -12,6 +12,7 @@ retry once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
@@ -206,15 +207,16 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
         per_node: dict[str, list[npb.VersionedObject]] = defaultdict(list)
         replicas: dict[str, list[str]] = {}
         for i, obj in enumerate(objects):
-            reps = view.replicas(schema.name, obj.id, rf)
-            if len(reps) < need:
+            placement = view.placement(schema.name, obj.id, rf)
+            if len(placement) < need:
                 raise Unavailable(
-                    f"objects[{i}]: {len(reps)} of {rf} replicas reachable, "
+                    f"objects[{i}]: {len(placement)} of {rf} replicas reachable, "
                     f"the consistency level needs {need}; nothing was written"
                 )
-            replicas[obj.id] = reps
-            for node_id in reps:
-                per_node[node_id].append(obj)
+            replicas[obj.id] = [node for node, _ in placement]
+            for node_id, stands_for in placement:
+                # A stand-in for a down replica keeps a hint to hand it over.
+                per_node[node_id].append(_hinted(obj, stands_for) if stands_for else obj)
 
         def call(node_id: str) -> Callable[[str, Any], Awaitable[Any]]:
             req = npb.ApplyRequest(collection=schema.name, objects=per_node[node_id])
@@ -235,8 +237,40 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
                 f"consistency level not met: {short} of {len(acks)} objects acknowledged by "
                 f"{lowest} of {rf} replicas, {need} needed ({failed})"
             )
+        if errors:
+            await self._hint_failed(view, schema, objects, replicas, answers, errors, timeout)
         removed = {i for a in answers.values() for i in a.removed_ids}
         return lowest, removed
+
+    async def _hint_failed(
+        self,
+        view: RingView,
+        schema: CollectionSchema,
+        objects: list[npb.VersionedObject],
+        replicas: dict[str, list[str]],
+        answers: dict[str, Any],
+        errors: dict[str, VektraError],
+        timeout: float,
+    ) -> None:
+        """The write met its level but some replicas failed: ask a replica that
+        took it to keep a hint for each one that did not (best effort)."""
+        per_node: dict[str, list[npb.VersionedObject]] = defaultdict(list)
+        for obj in objects:
+            reps = replicas[obj.id]
+            holder = next((n for n in reps if n in answers), None)
+            if holder is None:
+                continue
+            for failed in (n for n in reps if n in errors):
+                per_node[holder].append(_hinted(obj, failed))
+
+        def call(node_id: str) -> Callable[[str, Any], Awaitable[Any]]:
+            req = npb.ApplyRequest(collection=schema.name, objects=per_node[node_id])
+            return lambda address, md: self._channels.internal(address).Apply(
+                req, timeout=timeout, metadata=md
+            )
+
+        with contextlib.suppress(Exception):
+            await self._fanout(view, {n: call(n) for n in per_node}, timeout)
 
     @instrumented("router", "Upsert")
     @map_errors
@@ -556,3 +590,10 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
 
 async def _none() -> None:
     return None
+
+
+def _hinted(obj: npb.VersionedObject, member: str) -> npb.VersionedObject:
+    copy = npb.VersionedObject()
+    copy.CopyFrom(obj)
+    copy.hint_for = member
+    return copy

@@ -203,7 +203,6 @@ def test_routers_keep_serving_while_the_coordinator_is_away(cluster: Cluster) ->
 
 def test_stale_epochs_are_refused_and_newer_ones_adopted(cluster: Cluster) -> None:
     import grpc
-
     from vektra.common.errors import FailedPrecondition
     from vektra.v1 import node_pb2 as npb
     from vektra.v1 import node_pb2_grpc
@@ -219,14 +218,83 @@ def test_stale_epochs_are_refused_and_newer_ones_adopted(cluster: Cluster) -> No
             assert info.epoch == epoch
             # A caller routing by an older map is refused ...
             with pytest.raises(grpc.RpcError) as err:
-                node.NodeInfo(npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch - 1)),))
+                node.NodeInfo(
+                    npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch - 1)),)
+                )
             assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
             assert "stale epoch" in (err.value.details() or "")
             # ... a newer epoch is adopted.
-            node.NodeInfo(npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch + 5)),))
+            node.NodeInfo(
+                npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch + 5)),)
+            )
             assert node.NodeInfo(npb.NodeInfoRequest(), timeout=5).epoch == epoch + 5
         # The router, now behind node-0, refreshes its map and retries; the
         # coordinator has nothing newer, so the caller hears why.
         with pytest.raises(FailedPrecondition) as perr:
             c.collection("docs").search(np.ones(DIM), k=3)
         assert "stale epoch" in str(perr.value)
+
+
+def _ring(cluster: Cluster):  # type: ignore[no-untyped-def]
+    """The ring as routers build it, from the coordinator's own map."""
+    import grpc
+    from vektra.common.pb_cluster import map_from_pb
+    from vektra.router.ring import RingView
+    from vektra.v1 import coordinator_pb2 as cpb
+    from vektra.v1 import coordinator_pb2_grpc
+
+    assert cluster.coordinator is not None and cluster.coordinator.address is not None
+    with grpc.insecure_channel(cluster.coordinator.address) as channel:
+        msg = coordinator_pb2_grpc.CoordinatorStub(channel).GetMap(cpb.GetMapRequest(), timeout=5)
+    return RingView(map_from_pb(msg))
+
+
+def test_a_node_that_was_down_catches_up(cluster: Cluster) -> None:
+    with cluster.client() as c:
+        base = _load(c, n=400)
+        col = c.collection("docs")
+        cluster.kill(1)
+        cluster.wait_until(lambda: cluster.state(1) == "down", 30, "node-1 is marked down")
+        # While it is down: new objects, updates and deletes.
+        new = np.random.default_rng(12).normal(size=(300, DIM)).astype(np.float32)
+        col.upsert(
+            ids=[f"new{i}" for i in range(300)],
+            vectors={"v": new},
+            properties=[{"group": "g7", "n": i} for i in range(300)],
+        )
+        col.upsert(
+            ids=[f"o{i}" for i in range(20)],
+            vectors={"v": base[:20]},
+            properties=[{"group": "updated", "n": i} for i in range(20)],
+        )
+        col.delete([f"o{i}" for i in range(20, 40)])
+        cluster.restart(1)
+        cluster.wait_until(lambda: cluster.state(1) == "active", 30, "node-1 is active again")
+
+        ring = _ring(cluster)
+        live = [f"o{i}" for i in range(400) if not 20 <= i < 40] + [f"new{i}" for i in range(300)]
+        mine = [i for i in live if "node-1" in ring.preference("docs", i)[:2]]
+        gone = [f"o{i}" for i in range(20, 40) if "node-1" in ring.preference("docs", f"o{i}")[:2]]
+        assert mine and gone
+
+        def caught_up() -> bool:
+            with cluster.node_client(1) as direct:
+                d = direct.collection("docs")
+                held = {o.id: o for o in d.get(mine)}
+                return (
+                    len(held) == len(mine)
+                    and all(
+                        held[f"o{i}"].properties["group"] == "updated"
+                        for i in range(20)
+                        if f"o{i}" in held
+                    )
+                    and d.get(gone) == []
+                )
+
+        cluster.wait_until(caught_up, 30, "node-1 has every write it missed")
+        assert (
+            "handed"
+            in cluster.nodes[0].log_path.read_text() + cluster.nodes[2].log_path.read_text()
+        )
+        assert col.count() == len(live)
+        assert col.count(filter={"group": "updated"}) == 20

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from vektra.v1 import vektra_pb2 as vektra_dot_v1_dot_vektra__pb2
+from vektra.v1 import coordinator_pb2 as vektra_dot_v1_dot_coordinator__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14vektra/v1/node.proto\x12\tvektra.v1\x1a\x16vektra/v1/vektra.proto\"\xd1\x01\n\x0fVersionedObject\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproperties\x18\x02 \x01(\x0c\x12\x38\n\x07vectors\x18\x03 \x03(\x0b\x32\'.vektra.v1.VersionedObject.VectorsEntry\x12#\n\x07version\x18\x04 \x01(\x0b\x32\x12.vektra.v1.Version\x12\x0f\n\x07\x64\x65leted\x18\x05 \x01(\x08\x1a.\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"U\n\x0c\x41pplyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12+\n\x07objects\x18\x02 \x03(\x0b\x32\x1a.vektra.v1.VersionedObjectJ\x04\x08\x03\x10\x04\"V\n\rApplyResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\r\x12\r\n\x05stale\x18\x02 \x01(\r\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x13\n\x0bremoved_ids\x18\x04 \x03(\t\"F\n\x17\x45nsureCollectionRequest\x12+\n\x06schema\x18\x01 \x01(\x0b\x32\x1b.vektra.v1.CollectionSchema\"+\n\x18\x45nsureCollectionResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\"H\n\x0c\x46\x65tchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x17\n\x0finclude_vectors\x18\x03 \x01(\x08\"M\n\rFetchResponse\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\x12\x0f\n\x07missing\x18\x02 \x03(\t\"(\n\nTokenRange\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"_\n\x12\x43ountRangesRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\"$\n\x13\x43ountRangesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\" \n\x0fSetEpochRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"!\n\x10SetEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"\x11\n\x0fNodeInfoRequest\"/\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07objects\x18\x02 \x01(\x04\"t\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12.\n\x0b\x63ollections\x18\x03 \x03(\x0b\x32\x19.vektra.v1.CollectionInfo\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\"{\n\x10ScanRangeRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0btoken_start\x18\x02 \x01(\x04\x12\x11\n\ttoken_end\x18\x03 \x01(\x04\x12\x17\n\x0finclude_vectors\x18\x04 \x01(\x08\x12\x12\n\nbatch_size\x18\x05 \x01(\r\"=\n\x0eScanRangeBatch\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject2\xfa\x03\n\x04Node\x12:\n\x05\x41pply\x12\x17.vektra.v1.ApplyRequest\x1a\x18.vektra.v1.ApplyResponse\x12:\n\x05\x46\x65tch\x12\x17.vektra.v1.FetchRequest\x1a\x18.vektra.v1.FetchResponse\x12L\n\x0b\x43ountRanges\x12\x1d.vektra.v1.CountRangesRequest\x1a\x1e.vektra.v1.CountRangesResponse\x12\x43\n\x08SetEpoch\x12\x1a.vektra.v1.SetEpochRequest\x1a\x1b.vektra.v1.SetEpochResponse\x12[\n\x10\x45nsureCollection\x12\".vektra.v1.EnsureCollectionRequest\x1a#.vektra.v1.EnsureCollectionResponse\x12\x43\n\x08NodeInfo\x12\x1a.vektra.v1.NodeInfoRequest\x1a\x1b.vektra.v1.NodeInfoResponse\x12\x45\n\tScanRange\x12\x1b.vektra.v1.ScanRangeRequest\x1a\x19.vektra.v1.ScanRangeBatch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14vektra/v1/node.proto\x12\tvektra.v1\x1a\x16vektra/v1/vektra.proto\x1a\x1bvektra/v1/coordinator.proto\"\xe3\x01\n\x0fVersionedObject\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproperties\x18\x02 \x01(\x0c\x12\x38\n\x07vectors\x18\x03 \x03(\x0b\x32\'.vektra.v1.VersionedObject.VectorsEntry\x12#\n\x07version\x18\x04 \x01(\x0b\x32\x12.vektra.v1.Version\x12\x0f\n\x07\x64\x65leted\x18\x05 \x01(\x08\x12\x10\n\x08hint_for\x18\x06 \x01(\t\x1a.\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"U\n\x0c\x41pplyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12+\n\x07objects\x18\x02 \x03(\x0b\x32\x1a.vektra.v1.VersionedObjectJ\x04\x08\x03\x10\x04\"V\n\rApplyResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\r\x12\r\n\x05stale\x18\x02 \x01(\r\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x13\n\x0bremoved_ids\x18\x04 \x03(\t\"F\n\x17\x45nsureCollectionRequest\x12+\n\x06schema\x18\x01 \x01(\x0b\x32\x1b.vektra.v1.CollectionSchema\"+\n\x18\x45nsureCollectionResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\"H\n\x0c\x46\x65tchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x17\n\x0finclude_vectors\x18\x03 \x01(\x08\"M\n\rFetchResponse\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\x12\x0f\n\x07missing\x18\x02 \x03(\t\"(\n\nTokenRange\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"_\n\x12\x43ountRangesRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\"$\n\x13\x43ountRangesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"D\n\x0fSetEpochRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\"\n\x07members\x18\x02 \x03(\x0b\x32\x11.vektra.v1.Member\"!\n\x10SetEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"\x11\n\x0fNodeInfoRequest\"/\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07objects\x18\x02 \x01(\x04\"t\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12.\n\x0b\x63ollections\x18\x03 \x03(\x0b\x32\x19.vektra.v1.CollectionInfo\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\"{\n\x10ScanRangeRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0btoken_start\x18\x02 \x01(\x04\x12\x11\n\ttoken_end\x18\x03 \x01(\x04\x12\x17\n\x0finclude_vectors\x18\x04 \x01(\x08\x12\x12\n\nbatch_size\x18\x05 \x01(\r\"=\n\x0eScanRangeBatch\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject2\xfa\x03\n\x04Node\x12:\n\x05\x41pply\x12\x17.vektra.v1.ApplyRequest\x1a\x18.vektra.v1.ApplyResponse\x12:\n\x05\x46\x65tch\x12\x17.vektra.v1.FetchRequest\x1a\x18.vektra.v1.FetchResponse\x12L\n\x0b\x43ountRanges\x12\x1d.vektra.v1.CountRangesRequest\x1a\x1e.vektra.v1.CountRangesResponse\x12\x43\n\x08SetEpoch\x12\x1a.vektra.v1.SetEpochRequest\x1a\x1b.vektra.v1.SetEpochResponse\x12[\n\x10\x45nsureCollection\x12\".vektra.v1.EnsureCollectionRequest\x1a#.vektra.v1.EnsureCollectionResponse\x12\x43\n\x08NodeInfo\x12\x1a.vektra.v1.NodeInfoRequest\x1a\x1b.vektra.v1.NodeInfoResponse\x12\x45\n\tScanRange\x12\x1b.vektra.v1.ScanRangeRequest\x1a\x19.vektra.v1.ScanRangeBatch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,42 +35,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VERSIONEDOBJECT_VECTORSENTRY']._loaded_options = None
   _globals['_VERSIONEDOBJECT_VECTORSENTRY']._serialized_options = b'8\001'
-  _globals['_VERSIONEDOBJECT']._serialized_start=60
-  _globals['_VERSIONEDOBJECT']._serialized_end=269
-  _globals['_VERSIONEDOBJECT_VECTORSENTRY']._serialized_start=223
-  _globals['_VERSIONEDOBJECT_VECTORSENTRY']._serialized_end=269
-  _globals['_APPLYREQUEST']._serialized_start=271
-  _globals['_APPLYREQUEST']._serialized_end=356
-  _globals['_APPLYRESPONSE']._serialized_start=358
-  _globals['_APPLYRESPONSE']._serialized_end=444
-  _globals['_ENSURECOLLECTIONREQUEST']._serialized_start=446
-  _globals['_ENSURECOLLECTIONREQUEST']._serialized_end=516
-  _globals['_ENSURECOLLECTIONRESPONSE']._serialized_start=518
-  _globals['_ENSURECOLLECTIONRESPONSE']._serialized_end=561
-  _globals['_FETCHREQUEST']._serialized_start=563
-  _globals['_FETCHREQUEST']._serialized_end=635
-  _globals['_FETCHRESPONSE']._serialized_start=637
-  _globals['_FETCHRESPONSE']._serialized_end=714
-  _globals['_TOKENRANGE']._serialized_start=716
-  _globals['_TOKENRANGE']._serialized_end=756
-  _globals['_COUNTRANGESREQUEST']._serialized_start=758
-  _globals['_COUNTRANGESREQUEST']._serialized_end=853
-  _globals['_COUNTRANGESRESPONSE']._serialized_start=855
-  _globals['_COUNTRANGESRESPONSE']._serialized_end=891
-  _globals['_SETEPOCHREQUEST']._serialized_start=893
-  _globals['_SETEPOCHREQUEST']._serialized_end=925
-  _globals['_SETEPOCHRESPONSE']._serialized_start=927
-  _globals['_SETEPOCHRESPONSE']._serialized_end=960
-  _globals['_NODEINFOREQUEST']._serialized_start=962
-  _globals['_NODEINFOREQUEST']._serialized_end=979
-  _globals['_COLLECTIONINFO']._serialized_start=981
-  _globals['_COLLECTIONINFO']._serialized_end=1028
-  _globals['_NODEINFORESPONSE']._serialized_start=1030
-  _globals['_NODEINFORESPONSE']._serialized_end=1146
-  _globals['_SCANRANGEREQUEST']._serialized_start=1148
-  _globals['_SCANRANGEREQUEST']._serialized_end=1271
-  _globals['_SCANRANGEBATCH']._serialized_start=1273
-  _globals['_SCANRANGEBATCH']._serialized_end=1334
-  _globals['_NODE']._serialized_start=1337
-  _globals['_NODE']._serialized_end=1843
+  _globals['_VERSIONEDOBJECT']._serialized_start=89
+  _globals['_VERSIONEDOBJECT']._serialized_end=316
+  _globals['_VERSIONEDOBJECT_VECTORSENTRY']._serialized_start=270
+  _globals['_VERSIONEDOBJECT_VECTORSENTRY']._serialized_end=316
+  _globals['_APPLYREQUEST']._serialized_start=318
+  _globals['_APPLYREQUEST']._serialized_end=403
+  _globals['_APPLYRESPONSE']._serialized_start=405
+  _globals['_APPLYRESPONSE']._serialized_end=491
+  _globals['_ENSURECOLLECTIONREQUEST']._serialized_start=493
+  _globals['_ENSURECOLLECTIONREQUEST']._serialized_end=563
+  _globals['_ENSURECOLLECTIONRESPONSE']._serialized_start=565
+  _globals['_ENSURECOLLECTIONRESPONSE']._serialized_end=608
+  _globals['_FETCHREQUEST']._serialized_start=610
+  _globals['_FETCHREQUEST']._serialized_end=682
+  _globals['_FETCHRESPONSE']._serialized_start=684
+  _globals['_FETCHRESPONSE']._serialized_end=761
+  _globals['_TOKENRANGE']._serialized_start=763
+  _globals['_TOKENRANGE']._serialized_end=803
+  _globals['_COUNTRANGESREQUEST']._serialized_start=805
+  _globals['_COUNTRANGESREQUEST']._serialized_end=900
+  _globals['_COUNTRANGESRESPONSE']._serialized_start=902
+  _globals['_COUNTRANGESRESPONSE']._serialized_end=938
+  _globals['_SETEPOCHREQUEST']._serialized_start=940
+  _globals['_SETEPOCHREQUEST']._serialized_end=1008
+  _globals['_SETEPOCHRESPONSE']._serialized_start=1010
+  _globals['_SETEPOCHRESPONSE']._serialized_end=1043
+  _globals['_NODEINFOREQUEST']._serialized_start=1045
+  _globals['_NODEINFOREQUEST']._serialized_end=1062
+  _globals['_COLLECTIONINFO']._serialized_start=1064
+  _globals['_COLLECTIONINFO']._serialized_end=1111
+  _globals['_NODEINFORESPONSE']._serialized_start=1113
+  _globals['_NODEINFORESPONSE']._serialized_end=1229
+  _globals['_SCANRANGEREQUEST']._serialized_start=1231
+  _globals['_SCANRANGEREQUEST']._serialized_end=1354
+  _globals['_SCANRANGEBATCH']._serialized_start=1356
+  _globals['_SCANRANGEBATCH']._serialized_end=1417
+  _globals['_NODE']._serialized_start=1420
+  _globals['_NODE']._serialized_end=1926
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from vektra.v1 import vektra_pb2 as _vektra_pb2
+from vektra.v1 import coordinator_pb2 as _coordinator_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -8,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class VersionedObject(_message.Message):
-    __slots__ = ("id", "properties", "vectors", "version", "deleted")
+    __slots__ = ("id", "properties", "vectors", "version", "deleted", "hint_for")
     class VectorsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -21,12 +22,14 @@ class VersionedObject(_message.Message):
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    HINT_FOR_FIELD_NUMBER: _ClassVar[int]
     id: str
     properties: bytes
     vectors: _containers.ScalarMap[str, bytes]
     version: _vektra_pb2.Version
     deleted: bool
-    def __init__(self, id: _Optional[str] = ..., properties: _Optional[bytes] = ..., vectors: _Optional[_Mapping[str, bytes]] = ..., version: _Optional[_Union[_vektra_pb2.Version, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    hint_for: str
+    def __init__(self, id: _Optional[str] = ..., properties: _Optional[bytes] = ..., vectors: _Optional[_Mapping[str, bytes]] = ..., version: _Optional[_Union[_vektra_pb2.Version, _Mapping]] = ..., deleted: _Optional[bool] = ..., hint_for: _Optional[str] = ...) -> None: ...
 
 class ApplyRequest(_message.Message):
     __slots__ = ("collection", "objects")
@@ -103,10 +106,12 @@ class CountRangesResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SetEpochRequest(_message.Message):
-    __slots__ = ("epoch",)
+    __slots__ = ("epoch", "members")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
     epoch: int
-    def __init__(self, epoch: _Optional[int] = ...) -> None: ...
+    members: _containers.RepeatedCompositeFieldContainer[_coordinator_pb2.Member]
+    def __init__(self, epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[_coordinator_pb2.Member, _Mapping]]] = ...) -> None: ...
 
 class SetEpochResponse(_message.Message):
     __slots__ = ("epoch",)
