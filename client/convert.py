@@ -1,5 +1,6 @@
-"""Protobuf <-> SDK values. The only SDK module besides the client's call layer
-that touches `vektra.v1`, so protobuf stays at the edge.
+"""Protobuf <-> SDK values. With `vektra.client.requests`, which builds the
+request messages, the only SDK module that touches `vektra.v1` messages, so
+protobuf stays at the edge.
 
 Conversions go both ways even where the SDK only needs one, so tests (and
 fake servers) can round-trip values.
@@ -27,14 +28,8 @@ from vektra.client.models import (
 )
 from vektra.common.errors import Internal, InvalidArgument
 from vektra.common.hlc import Version
-from vektra.common.schema import (
-    CollectionSchema,
-    HnswParams,
-    Metric,
-    PropertySpec,
-    PropertyType,
-    VectorSpec,
-)
+from vektra.common.pb import schema_from_pb, schema_to_pb
+from vektra.common.schema import CollectionSchema
 from vektra.common.values import encode_vector, pack, unpack
 from vektra.v1 import vektra_pb2 as pb
 
@@ -70,18 +65,6 @@ CONSISTENCY: dict[str, pb.Consistency] = {
     "all": pb.CONSISTENCY_ALL,
 }
 
-_METRIC_TO_PB = {Metric.COSINE: pb.METRIC_COSINE, Metric.L2: pb.METRIC_L2, Metric.IP: pb.METRIC_IP}
-_METRIC_FROM_PB = {v: k for k, v in _METRIC_TO_PB.items()}
-_PTYPE_TO_PB = {
-    PropertyType.KEYWORD: pb.PROPERTY_TYPE_KEYWORD,
-    PropertyType.TEXT: pb.PROPERTY_TYPE_TEXT,
-    PropertyType.INT: pb.PROPERTY_TYPE_INT,
-    PropertyType.FLOAT: pb.PROPERTY_TYPE_FLOAT,
-    PropertyType.BOOL: pb.PROPERTY_TYPE_BOOL,
-    PropertyType.DATETIME: pb.PROPERTY_TYPE_DATETIME,
-    PropertyType.KEYWORD_ARRAY: pb.PROPERTY_TYPE_KEYWORD_ARRAY,
-}
-_PTYPE_FROM_PB = {v: k for k, v in _PTYPE_TO_PB.items()}
 _STATE_FROM_PB: dict[pb.NodeState, NodeState] = {
     pb.NODE_STATE_JOINING: "joining",
     pb.NODE_STATE_ACTIVE: "active",
@@ -328,54 +311,21 @@ def cluster_status_to_proto(status: ClusterStatus) -> pb.ClusterStatusResponse:
 
 # ---------------------------------------------------------------- schema
 
+# The servers' own conversion (vektra.common.pb), so the SDK and the service
+# edges read and write schemas identically; zeros (HNSW parameters, and
+# replication factor 0 = the cluster's default) pass through both ways.
+
 
 def schema_to_proto(schema: CollectionSchema) -> pb.CollectionSchema:
     """Zeros (hnsw parameters, replication factor) ask for the server default."""
-    return pb.CollectionSchema(
-        name=schema.name,
-        vectors=[
-            pb.VectorField(
-                name=v.name,
-                dim=v.dim,
-                metric=_METRIC_TO_PB[v.metric],
-                hnsw=pb.HnswParams(
-                    m=v.hnsw.m, ef_construction=v.hnsw.ef_construction, ef=v.hnsw.ef
-                ),
-            )
-            for v in schema.vectors
-        ],
-        properties=[
-            pb.PropertyField(name=p.name, type=_PTYPE_TO_PB[p.type], indexed=p.indexed)
-            for p in schema.properties
-        ],
-        replication_factor=schema.replication_factor,
-    )
+    return schema_to_pb(schema)
 
 
 def schema_from_proto(msg: pb.CollectionSchema) -> CollectionSchema:
-    vectors = []
-    for v in msg.vectors:
-        metric = _METRIC_FROM_PB.get(v.metric)
-        if metric is None:  # unspecified: the server default
-            metric = Metric.COSINE
-        vectors.append(
-            VectorSpec(
-                name=v.name,
-                dim=v.dim,
-                metric=metric,
-                hnsw=HnswParams(m=v.hnsw.m, ef_construction=v.hnsw.ef_construction, ef=v.hnsw.ef),
-            )
-        )
-    props = []
-    for p in msg.properties:
-        ptype = _PTYPE_FROM_PB.get(p.type)
-        if ptype is None:
-            # Only a server newer than this SDK sends a type it does not know.
-            raise Internal(f"schema.properties.{p.name}.type: unknown property type {p.type}")
-        props.append(PropertySpec(name=p.name, type=ptype, indexed=p.indexed))
-    return CollectionSchema(
-        name=msg.name,
-        vectors=tuple(vectors),
-        properties=tuple(props),
-        replication_factor=msg.replication_factor,
-    )
+    """A schema the server sent. One this SDK cannot read (an enum value from
+    a newer server) is not the caller's bad input, so it surfaces as
+    `Internal`, not as the `InvalidArgument` the servers' reader raises."""
+    try:
+        return schema_from_pb(msg)
+    except InvalidArgument as exc:
+        raise Internal(exc.message) from None
