@@ -37,3 +37,9 @@ proto: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache vektra.egg-info
+
+# The container image vektra:dev (README, "Containers"): built without a
+# registry or network in the build; reused while its inputs are unchanged.
+.PHONY: image
+image:
+	deploy/build-image.sh

@@ -26,6 +26,7 @@ class MapWatcher:
         self.coordinator = coordinator_pb2_grpc.CoordinatorStub(self._channel)  # type: ignore[no-untyped-call]
         self._view: RingView | None = None
         self.changed = asyncio.Event()
+        self.has_map = asyncio.Event()  # set once a map with members arrived
 
     @property
     def epoch(self) -> int:
@@ -41,6 +42,7 @@ class MapWatcher:
         if msg.epoch > self.epoch:
             self._view = RingView(map_from_pb(msg))
             log.info("cluster map epoch %d adopted", msg.epoch)
+            self.has_map.set()
             self.changed.set()
             self.changed = asyncio.Event()
 

@@ -59,8 +59,15 @@ async def start(config: RouterConfig) -> RunningRouter:
     vektra_pb2_grpc.add_VektraServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     health_servicer = await add_health(server)
     await server.start()
-    await mark_serving(health_servicer, ("vektra.v1.Vektra",))
     watch = asyncio.create_task(maps.watch_forever())
+
+    async def serving_once_mapped() -> None:
+        # Healthy means able to route: not before the first cluster map.
+        await maps.has_map.wait()
+        await mark_serving(health_servicer, ("vektra.v1.Vektra",))
+
+    ready = asyncio.create_task(serving_once_mapped())
+    watch.add_done_callback(lambda _: ready.cancel())
     return RunningRouter(server, port, router_id, maps, channels, watch, health_servicer)
 
 
