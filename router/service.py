@@ -19,7 +19,13 @@ from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from vektra.common.channels import NodeChannels, epoch_metadata
-from vektra.common.errors import FailedPrecondition, InvalidArgument, Unavailable, VektraError
+from vektra.common.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    Unavailable,
+    VektraError,
+)
 from vektra.common.grpc_errors import from_rpc_error, map_errors
 from vektra.common.hlc import HybridClock
 from vektra.common.limits import Limits
@@ -106,9 +112,15 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
         async def one(node_id: str) -> Any:
             return await calls[node_id](view.address(node_id), md)
 
-        results = await asyncio.wait_for(
-            asyncio.gather(*(one(i) for i in ids), return_exceptions=True), timeout + 1.0
-        )
+        try:
+            # Each call has its own deadline; this only guards against a hang.
+            results = await asyncio.wait_for(
+                asyncio.gather(*(one(i) for i in ids), return_exceptions=True), timeout + 1.0
+            )
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"nodes {', '.join(ids)} did not answer within {timeout:.1f} s"
+            ) from None
         answers: dict[str, Any] = {}
         errors: dict[str, VektraError] = {}
         for node_id, result in zip(ids, results, strict=True):
