@@ -125,7 +125,11 @@ class Engine:
         return self._store
 
     def close(self) -> None:
-        self.checkpoint()
+        try:
+            self.checkpoint()
+        except OSError:
+            # Indexes are derived state: the next start replays or rebuilds them.
+            log.exception("closing checkpoint failed (disk full?); the store is intact")
         self._store.close()
 
     # ------------------------------------------------------------ collections

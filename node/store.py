@@ -14,6 +14,7 @@ aborted whole and `ResourceExhausted` names the limit.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -183,9 +184,20 @@ class Store:
             except (lmdb.DiskError, lmdb.TxnFullError) as exc:
                 raise ResourceExhausted("disk", f"the store cannot write: {exc}") from exc
             except lmdb.Error as exc:
-                if "No space left" in str(exc):
-                    raise ResourceExhausted("disk", "the disk is full") from exc
+                # LMDB reports a short page write on a full disk as EIO. The
+                # transaction was aborted either way: the store is unchanged.
+                if "No space left" in str(exc) or (
+                    "Input/output error" in str(exc) and self._disk_nearly_full()
+                ):
+                    free = shutil.disk_usage(self.path).free
+                    raise ResourceExhausted(
+                        "disk",
+                        f"the disk is full ({free} bytes free); nothing of this batch was written",
+                    ) from exc
                 raise
+
+    def _disk_nearly_full(self) -> bool:
+        return shutil.disk_usage(self.path).free < 16 << 20
 
     def _grow(self) -> None:
         with self._env_lock.exclusive():

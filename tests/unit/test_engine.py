@@ -173,3 +173,40 @@ def test_map_full_is_resource_exhausted_and_writes_nothing(tmp_path: Path) -> No
     assert again.count_all("docs") == written
     # Deleting frees room for more writes.
     again.delete("docs", [f"id{i}" for i in range(200)])
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 3 MiB tmpfs: a real full disk (ENOSPC), not a simulated one."""
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_is_resource_exhausted_and_writes_nothing(tiny_disk: Path) -> None:
+    e = open_engine(tiny_disk / "node", initial_map_bytes=1 << 20, max_map_bytes=1 << 30)
+    e.create_collection(make_schema(dim=256))
+    written = 0
+    with pytest.raises(ResourceExhausted) as err:
+        for batch in range(100):
+            e.upsert(
+                "docs", objects(RNG.normal(size=(100, 256)).astype(np.float32), start=batch * 100)
+            )
+            written += 100
+    assert err.value.limit == "disk", err.value
+    assert written > 0
+    # The batch that hit the full disk left nothing; what was acknowledged is intact.
+    assert e.count_all("docs") == written
+    assert e.get("docs", [f"id{written}"]) == [None]
+    assert e.get("docs", [f"id{written - 1}"])[0] is not None
+    e.store.close()
