@@ -75,6 +75,21 @@ class _Collection:
             return set(self.live)
 
 
+def count_in_ranges(tokens: np.ndarray, ranges: list[tuple[int, int | None]]) -> int:
+    """How many tokens fall in the union of half-open [start, end) ranges."""
+    if not ranges or not len(tokens):
+        return 0
+    top = (1 << 64) - 1  # end None: the top of the ring (tokens never reach it)
+    spans = sorted((start, top if end is None else end) for start, end in ranges)
+    starts = np.asarray([a for a, _ in spans], dtype=np.uint64)
+    ends = np.asarray([b for _, b in spans], dtype=np.uint64)
+    # Each token against the last range starting at or before it; ranges from
+    # one ring do not overlap, so that is the only one that can hold it.
+    at = np.searchsorted(starts, tokens, side="right") - 1
+    inside = (at >= 0) & (tokens < ends[np.maximum(at, 0)])
+    return int(inside.sum())
+
+
 class Engine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -276,12 +291,11 @@ class Engine:
         (end None: to the end of the ring)."""
         coll = self._coll(name)
         docnos = self._matching(coll, flt)
-        tokens = self._store.tokens(coll.meta, None if docnos is None else sorted(docnos))
-        return sum(
-            1
-            for t in tokens
-            if any(start <= t and (end is None or t < end) for start, end in ranges)
+        tokens = np.asarray(
+            self._store.tokens(coll.meta, None if docnos is None else sorted(docnos)),
+            dtype=np.uint64,
         )
+        return count_in_ranges(tokens, ranges)
 
     def query(
         self,

@@ -210,3 +210,19 @@ def test_full_disk_is_resource_exhausted_and_writes_nothing(tiny_disk: Path) -> 
     assert e.get("docs", [f"id{written}"]) == [None]
     assert e.get("docs", [f"id{written - 1}"])[0] is not None
     e.store.close()
+
+
+def test_count_in_ranges_matches_a_plain_check() -> None:
+    from vektra.node.engine import count_in_ranges
+
+    rng = np.random.default_rng(5)
+    tokens = rng.integers(0, 2**64 - 1, size=5000, dtype=np.uint64)
+    cuts = sorted(rng.integers(1, 2**64 - 1, size=40, dtype=np.uint64).tolist())
+    bounds = [0, *cuts, None]
+    ranges = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds) - 1, 2)]
+    expected = sum(
+        1 for t in tokens.tolist() if any(a <= t and (b is None or t < b) for a, b in ranges)
+    )
+    assert count_in_ranges(tokens, ranges) == expected
+    assert count_in_ranges(tokens, [(0, None)]) == len(tokens)
+    assert count_in_ranges(tokens, []) == 0
