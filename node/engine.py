@@ -75,6 +75,12 @@ class _Collection:
             return set(self.live)
 
 
+def _hits(records: dict[int, Record | None], labels: np.ndarray, dists: np.ndarray) -> list[Hit]:
+    # A docno deleted since the index answered has no record: skip it.
+    found = ((records.get(int(x)), float(d)) for x, d in zip(labels, dists, strict=True))
+    return [Hit(rec, d) for rec, d in found if rec is not None]
+
+
 def count_in_ranges(tokens: np.ndarray, ranges: list[tuple[int, int | None]]) -> int:
     """How many tokens fall in the union of half-open [start, end) ranges."""
     if not ranges or not len(tokens):
@@ -394,8 +400,11 @@ class Engine:
             except RuntimeError:
                 strategy = "exact_fallback"
                 labels, dists = self._exact(index, candidates, queries, k_eff)
+        # One read of every distinct hit for all rows (batches repeat neighbours).
+        wanted = sorted({int(x) for lab in labels for x in lab})
+        records = dict(zip(wanted, self._store.by_docnos(coll.meta, wanted), strict=True))
         return [
-            SearchResult(self._hits(coll, lab, dis), strategy, n)
+            SearchResult(_hits(records, lab, dis), strategy, n)
             for lab, dis in zip(labels, dists, strict=True)
         ]
 
@@ -434,14 +443,6 @@ class Engine:
             if want >= total:
                 return None
             want = min(total, want * 4)
-
-    def _hits(self, coll: _Collection, labels: np.ndarray, dists: np.ndarray) -> list[Hit]:
-        docnos = [int(x) for x in labels]
-        records = self._store.by_docnos(coll.meta, docnos)
-        # A docno deleted since the index answered has no record: skip it.
-        return [
-            Hit(rec, float(d)) for rec, d in zip(records, dists, strict=True) if rec is not None
-        ]
 
     # ------------------------------------------------------------ checkpoints
 
