@@ -17,11 +17,18 @@ from vektra.common import filters
 from vektra.common.errors import InvalidArgument
 from vektra.common.limits import Limits
 from vektra.common.schema import CollectionSchema, VectorSpec
-from vektra.common.values import check_id, decode_vector, normalize_properties, unpack_map
+from vektra.common.values import (
+    check_id,
+    check_vector,
+    decode_vector,
+    normalize_properties,
+    unpack_map,
+)
 
 __all__ = [
     "ObjectIn",
     "check_ids",
+    "decode_query_rows",
     "parse_filter",
     "resolve_field",
     "validate_objects",
@@ -132,3 +139,15 @@ def validate_search(limits: Limits, k: int, ef: int) -> None:
         raise InvalidArgument(
             "ef", f"ef must be between 1 and {limits.max_ef} (0 = collection default)"
         )
+
+
+def decode_query_rows(data: bytes, rows: int, spec: VectorSpec, limits: Limits) -> np.ndarray:
+    """A batch of query vectors: `rows` packed float32 rows of the field's dimension."""
+    if not 1 <= rows <= limits.max_search_batch_rows:
+        raise InvalidArgument("rows", f"must be between 1 and {limits.max_search_batch_rows}")
+    if len(data) != rows * spec.dim * 4:
+        raise InvalidArgument("vectors", f"expected {rows} rows of {spec.dim} float32 values")
+    queries = np.frombuffer(data, dtype="<f4").reshape(rows, spec.dim)
+    for row in range(rows):
+        check_vector(queries[row], spec, f"vectors[{row}]")
+    return queries

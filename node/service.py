@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
-import numpy as np
 from vektra.common.errors import InvalidArgument, VektraError
 from vektra.common.grpc_errors import abort_with, map_errors
 from vektra.common.membership import Member
@@ -20,12 +19,13 @@ from vektra.common.pb import schema_from_pb, schema_to_pb, version_from_pb, vers
 from vektra.common.pb_cluster import state_from_pb
 from vektra.common.validation import (
     check_ids,
+    decode_query_rows,
     parse_filter,
     resolve_field,
     validate_objects,
     validate_search,
 )
-from vektra.common.values import check_id, check_vector, decode_vector, pack
+from vektra.common.values import check_id, decode_vector, pack
 from vektra.node.engine import Engine, SearchResult
 from vektra.node.store import Record, Write
 from vektra.v1 import node_pb2 as npb
@@ -189,15 +189,7 @@ class VektraService(vektra_pb2_grpc.VektraServicer):
         spec = resolve_field(schema, request.field)
         validate_search(self._engine.limits, request.k, request.ef)
         limits = self._engine.limits
-        if not 1 <= request.rows <= limits.max_search_batch_rows:
-            raise InvalidArgument("rows", f"must be between 1 and {limits.max_search_batch_rows}")
-        if len(request.vectors) != request.rows * spec.dim * 4:
-            raise InvalidArgument(
-                "vectors", f"expected {request.rows} rows of {spec.dim} float32 values"
-            )
-        queries = np.frombuffer(request.vectors, dtype="<f4").reshape(request.rows, spec.dim)
-        for row in range(request.rows):
-            check_vector(queries[row], spec, f"vectors[{row}]")
+        queries = decode_query_rows(request.vectors, request.rows, spec, limits)
         flt = parse_filter(schema, limits, request.filter)
         results = await _run(
             self._engine.search, request.collection, spec, queries, request.k, request.ef, flt

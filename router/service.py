@@ -35,12 +35,13 @@ from vektra.common.pb_cluster import state_to_pb
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
     check_ids,
+    decode_query_rows,
     parse_filter,
     resolve_field,
     validate_objects,
     validate_search,
 )
-from vektra.common.values import check_vector, decode_vector, pack
+from vektra.common.values import decode_vector, pack
 from vektra.node.epoch import STALE_EPOCH
 from vektra.router.cluster_map import MapWatcher
 from vektra.router.gather import Coverage, merge_hits, merge_objects, version_of
@@ -102,15 +103,21 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
     async def _fanout(
         self,
         view: RingView,
-        calls: dict[str, Callable[[str, tuple[tuple[str, str], ...]], Awaitable[Any]]],
+        method: str,
+        requests: dict[str, Any],
         timeout: float,
+        *,
+        public: bool = False,
     ) -> tuple[dict[str, Any], dict[str, VektraError]]:
-        """Call each node concurrently; (answers, errors) by node id."""
+        """Call `method` on each node with its request, concurrently (the
+        node-internal service, or the public one); (answers, errors) by node id."""
         md = epoch_metadata(view.epoch)
-        ids = list(calls)
+        ids = list(requests)
 
         async def one(node_id: str) -> Any:
-            return await calls[node_id](view.address(node_id), md)
+            address = view.address(node_id)
+            stub = self._channels.public(address) if public else self._channels.internal(address)
+            return await getattr(stub, method)(requests[node_id], timeout=timeout, metadata=md)
 
         try:
             # Each call has its own deadline; this only guards against a hang.
@@ -230,13 +237,9 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
                 # A stand-in for a down replica keeps a hint to hand it over.
                 per_node[node_id].append(_hinted(obj, stands_for) if stands_for else obj)
 
-        def call(node_id: str) -> Callable[[str, Any], Awaitable[Any]]:
-            req = npb.ApplyRequest(collection=schema.name, objects=per_node[node_id])
-            return lambda address, md: self._channels.internal(address).Apply(
-                req, timeout=timeout, metadata=md
-            )
-
-        answers, errors = await self._fanout(view, {n: call(n) for n in per_node}, timeout)
+        answers, errors = await self._fanout(
+            view, "Apply", _apply_requests(schema, per_node), timeout
+        )
         bad = self._client_error(errors)
         if bad is not None:
             raise bad
@@ -275,14 +278,8 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
             for failed in (n for n in reps if n in errors):
                 per_node[holder].append(_hinted(obj, failed))
 
-        def call(node_id: str) -> Callable[[str, Any], Awaitable[Any]]:
-            req = npb.ApplyRequest(collection=schema.name, objects=per_node[node_id])
-            return lambda address, md: self._channels.internal(address).Apply(
-                req, timeout=timeout, metadata=md
-            )
-
         with contextlib.suppress(Exception):
-            await self._fanout(view, {n: call(n) for n in per_node}, timeout)
+            await self._fanout(view, "Apply", _apply_requests(schema, per_node), timeout)
 
     @instrumented("router", "Upsert")
     @map_errors
@@ -352,17 +349,13 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
                 for n in reps:
                     per_node[n].append(object_id)
 
-            def call(node_id: str) -> Callable[[str, Any], Awaitable[Any]]:
-                req = npb.FetchRequest(
-                    collection=schema.name,
-                    ids=per_node[node_id],
-                    include_vectors=request.include_vectors,
+            fetches = {
+                n: npb.FetchRequest(
+                    collection=schema.name, ids=ids_, include_vectors=request.include_vectors
                 )
-                return lambda address, md: self._channels.internal(address).Fetch(
-                    req, timeout=timeout, metadata=md
-                )
-
-            answers, errors = await self._fanout(view, {n: call(n) for n in per_node}, timeout)
+                for n, ids_ in per_node.items()
+            }
+            answers, errors = await self._fanout(view, "Fetch", fetches, timeout)
             bad = self._client_error(errors)
             if bad is not None:
                 raise bad
@@ -408,15 +401,9 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
         self, view: RingView, schema: CollectionSchema, method: str, req: Any, timeout: float
     ) -> tuple[dict[str, Any], Coverage]:
         asked, coverage = self._targets(view, schema)
-        calls = {
-            n: (
-                lambda address, md: getattr(self._channels.public(address), method)(
-                    req, timeout=timeout, metadata=md
-                )
-            )
-            for n in asked
-        }
-        answers, errors = await self._fanout(view, calls, timeout)
+        answers, errors = await self._fanout(
+            view, method, dict.fromkeys(asked, req), timeout, public=True
+        )
         bad = self._client_error(errors)
         if bad is not None:
             raise bad
@@ -454,19 +441,7 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
             schema = self._schema(view, request.collection)
             spec = resolve_field(schema, request.field)
             validate_search(self._limits, request.k, request.ef)
-            if not 1 <= request.rows <= self._limits.max_search_batch_rows:
-                raise InvalidArgument(
-                    "rows", f"must be between 1 and {self._limits.max_search_batch_rows}"
-                )
-            if len(request.vectors) != request.rows * spec.dim * 4:
-                raise InvalidArgument(
-                    "vectors", f"expected {request.rows} rows of {spec.dim} float32 values"
-                )
-            import numpy as np
-
-            queries = np.frombuffer(request.vectors, dtype="<f4").reshape(request.rows, spec.dim)
-            for row in range(request.rows):
-                check_vector(queries[row], spec, f"vectors[{row}]")
+            decode_query_rows(request.vectors, request.rows, spec, self._limits)
             parse_filter(schema, self._limits, request.filter)
             answers, coverage = await self._scatter(view, schema, "SearchBatch", request, timeout)
             cov = coverage.to_pb()
@@ -539,15 +514,13 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
                     npb.TokenRange(start=r.start, end=0 if r.end == TOKEN_END else r.end)
                 )
 
-            def call(node_id: str) -> Callable[[str, Any], Awaitable[Any]]:
-                req = npb.CountRangesRequest(
-                    collection=schema.name, filter=request.filter, ranges=per_node[node_id]
+            counts = {
+                n: npb.CountRangesRequest(
+                    collection=schema.name, filter=request.filter, ranges=ranges
                 )
-                return lambda address, md: self._channels.internal(address).CountRanges(
-                    req, timeout=timeout, metadata=md
-                )
-
-            answers, errors = await self._fanout(view, {n: call(n) for n in per_node}, timeout)
+                for n, ranges in per_node.items()
+            }
+            answers, errors = await self._fanout(view, "CountRanges", counts, timeout)
             bad = self._client_error(errors)
             if bad is not None:
                 raise bad
@@ -609,3 +582,11 @@ def _hinted(obj: npb.VersionedObject, member: str) -> npb.VersionedObject:
     copy.CopyFrom(obj)
     copy.hint_for = member
     return copy
+
+
+def _apply_requests(
+    schema: CollectionSchema, per_node: dict[str, list[npb.VersionedObject]]
+) -> dict[str, npb.ApplyRequest]:
+    return {
+        n: npb.ApplyRequest(collection=schema.name, objects=objs) for n, objs in per_node.items()
+    }
