@@ -58,3 +58,14 @@ def processes(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[n
     if rep is not None and rep.failed:
         for proc in started:
             print(f"\n----- log of {proc.name} ({proc.log_path}) -----\n{proc.tail(80)}")
+
+
+@pytest.fixture
+def node(processes, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """One storage node as a real process on a free port, stopped after the test."""
+    from tests.harness.process import node_process
+
+    proc = node_process("node", tmp_path / "data", tmp_path / "logs")
+    processes.append(proc)
+    proc.start()
+    return proc

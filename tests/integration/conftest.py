@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 from vektra import Client
 from vektra.v1 import vektra_pb2_grpc
 
-from tests.harness.process import ServerProcess, node_process
-
-
-@pytest.fixture
-def node(processes: list[ServerProcess], tmp_path: Path) -> ServerProcess:
-    proc = node_process("node", tmp_path / "data", tmp_path / "logs")
-    processes.append(proc)
-    proc.start()
-    return proc
+from tests.harness.process import ServerProcess
 
 
 @pytest.fixture

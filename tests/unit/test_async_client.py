@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,21 +15,13 @@ from vektra.client.aio import AsyncCollection, attempts_allowed, backoff_s, sing
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from vektra.common.schema import CollectionSchema
 
-from tests.harness.process import ServerProcess, node_process
+from tests.harness.process import ServerProcess
 
 DIM = 8
 RNG = np.random.default_rng(11)
 VECS = RNG.normal(size=(60, DIM)).astype(np.float32)
 # Port 1 on loopback: nothing listens there, so a connection is refused at once.
 DEAD = "127.0.0.1:1"
-
-
-@pytest.fixture
-def node(processes: list[ServerProcess], tmp_path: Path) -> ServerProcess:
-    proc = node_process("node", tmp_path / "data", tmp_path / "logs")
-    processes.append(proc)
-    proc.start()
-    return proc
 
 
 def run(scenario: Callable[[], Awaitable[Any]]) -> Any:

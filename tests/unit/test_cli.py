@@ -32,7 +32,7 @@ from vektra.client.output import (
 )
 from vektra.common.errors import InvalidArgument
 
-from tests.harness.process import ServerProcess, node_process
+from tests.harness.process import ServerProcess
 
 # ---------------------------------------------------------------- parser
 
@@ -357,14 +357,6 @@ def test_server_errors_are_located_in_the_file() -> None:
 
 
 # ---------------------------------------------------------------- end to end
-
-
-@pytest.fixture
-def node(processes: list[ServerProcess], tmp_path: Path) -> ServerProcess:
-    proc = node_process("node", tmp_path / "data", tmp_path / "logs")
-    processes.append(proc)
-    proc.start()
-    return proc
 
 
 class Vektra:
