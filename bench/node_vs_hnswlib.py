@@ -26,6 +26,7 @@ from typing import Any
 
 import hnswlib
 import numpy as np
+
 from vektra import Client
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def vektra(base: np.ndarray, queries: np.ndarray) -> dict[str, float]:
             [
                 sys.executable,
                 "-m",
-                "vektra.client.cli",
+                "vektra.cli.main",
                 "--log-level",
                 "WARNING",
                 "serve",

@@ -1,10 +1,12 @@
 """Generate the Python protobuf and gRPC modules from proto/vektra/v1/*.proto.
 
-One command, run from anywhere:  python proto/generate.py
+One command, run from anywhere:  python proto/generate.py  (or `make proto`)
 
-The generated modules are committed beside the .proto files (they are the
-`vektra.v1` package). tests/unit/test_proto_fresh.py fails when they no
-longer match the .proto sources.
+The generated modules are committed as the `vektra.v1` package, in
+src/vektra/v1 beside the rest of the package (protoc derives the module path
+from the .proto's path, vektra/v1/, so their `from vektra.v1 import ...` lines
+resolve as written). tests/unit/test_proto_fresh.py fails when they no longer
+match the .proto sources.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 
 PROTO_ROOT = Path(__file__).resolve().parent
+OUT_ROOT = PROTO_ROOT.parent / "src"
 SOURCES = sorted((PROTO_ROOT / "vektra" / "v1").glob("*.proto"))
 
 
@@ -32,7 +35,7 @@ def protoc_args(out_dir: Path, extra: list[str] | None = None) -> list[str]:
     ]
 
 
-def generate(out_dir: Path = PROTO_ROOT) -> None:
+def generate(out_dir: Path = OUT_ROOT) -> None:
     from grpc_tools import protoc
 
     code = protoc.main(protoc_args(out_dir))
@@ -41,5 +44,6 @@ def generate(out_dir: Path = PROTO_ROOT) -> None:
 
 
 if __name__ == "__main__":
-    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else PROTO_ROOT)
-    print(f"generated Python modules for {len(SOURCES)} proto files under {PROTO_ROOT}")
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT_ROOT
+    generate(out)
+    print(f"generated Python modules for {len(SOURCES)} proto files under {out / 'vektra' / 'v1'}")

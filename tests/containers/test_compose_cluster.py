@@ -11,12 +11,12 @@ import json
 import time
 
 import numpy as np
-from vektra import Client
-from vektra.common.membership import ClusterMap, Member, MemberState
-from vektra.router.ring import RingView
 
 from tests.conftest import DATASETS
 from tests.containers.compose import ComposeCluster, wait_for
+from vektra import Client
+from vektra.common.membership import ClusterMap, Member, MemberState
+from vektra.router.ring import RingView
 
 N = 3000
 DIM = 384

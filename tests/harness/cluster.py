@@ -17,9 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from vektra import Client
-
 from tests.harness.process import ServerProcess, node_process, wait_until
+from vektra import Client
 
 __all__ = ["Cluster"]
 

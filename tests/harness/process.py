@@ -1,6 +1,6 @@
 """Real server processes for tests: start, find the bound port, kill, restart.
 
-Each process runs `python -m vektra.client.cli ...` with its own log file, and
+Each process runs `python -m vektra.cli.main ...` with its own log file, and
 announces itself with a `VEKTRA_READY <role> <id> <host:port>` line.
 """
 
@@ -60,7 +60,7 @@ class ServerProcess:
         offset = log.tell()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vektra.client.cli", *self.args],
+            [sys.executable, "-m", "vektra.cli.main", *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

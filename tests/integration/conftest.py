@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from vektra import Client
-from vektra.v1 import vektra_pb2_grpc
 
 from tests.harness.process import ServerProcess
+from vektra import Client
+from vektra.v1 import vektra_pb2_grpc
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vektra import Client
-from vektra.common.errors import Unavailable
 
 from tests.conftest import Docstrings
 from tests.harness.cluster import Cluster
+from vektra import Client
+from vektra.common.errors import Unavailable
 
 DIM = 16
 N = 1500
@@ -203,6 +203,7 @@ def test_routers_keep_serving_while_the_coordinator_is_away(cluster: Cluster) ->
 
 def test_stale_epochs_are_refused_and_newer_ones_adopted(cluster: Cluster) -> None:
     import grpc
+
     from vektra.common.errors import FailedPrecondition
     from vektra.v1 import node_pb2 as npb
     from vektra.v1 import node_pb2_grpc
@@ -238,6 +239,7 @@ def test_stale_epochs_are_refused_and_newer_ones_adopted(cluster: Cluster) -> No
 def _ring(cluster: Cluster):  # type: ignore[no-untyped-def]
     """The ring as routers build it, from the coordinator's own map."""
     import grpc
+
     from vektra.common.pb_cluster import map_from_pb
     from vektra.router.ring import RingView
     from vektra.v1 import coordinator_pb2 as cpb

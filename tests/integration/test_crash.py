@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from vektra import Client
-from vektra.common.errors import VektraError
 
 from tests.harness.process import ServerProcess, node_process, wait_until
+from vektra import Client
+from vektra.common.errors import VektraError
 
 DIM = 32
 BATCH = 50

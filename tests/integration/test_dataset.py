@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from vektra import Client
 
 from tests.conftest import Docstrings
+from vektra import Client
 
 pytestmark = pytest.mark.dataset
 

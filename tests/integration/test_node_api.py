@@ -8,13 +8,13 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.harness.process import ServerProcess
 from vektra import Client
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound
 from vektra.common.values import pack
 from vektra.v1 import vektra_pb2 as pb
 from vektra.v1 import vektra_pb2_grpc
-
-from tests.harness.process import ServerProcess
 
 DIM = 8
 RNG = np.random.default_rng(2)

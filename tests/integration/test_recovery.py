@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vektra import Client
 
 from tests.harness.process import ServerProcess, node_process
+from vektra import Client
 
 DIM = 48
 N = 8000

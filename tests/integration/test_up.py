@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from vektra import Client
 
 from tests.harness.process import wait_until
+from vektra import Client
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ DIM = 8
 
 
 class Up:
-    """`python -m vektra.client.cli up ...` with its stdout read by a thread."""
+    """`python -m vektra.cli.main up ...` with its stdout read by a thread."""
 
     def __init__(self, data_dir: Path, log: Path, *extra: str) -> None:
         self.lines: list[str] = []
@@ -35,7 +35,7 @@ class Up:
         with log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", "vektra.client.cli", "up", "--nodes", "3", "--rf", "2",
+                    sys.executable, "-m", "vektra.cli.main", "up", "--nodes", "3", "--rf", "2",
                     "--data-dir", str(data_dir), "--port", "0", *extra,
                 ],
                 stdout=subprocess.PIPE,
@@ -176,7 +176,7 @@ def test_up_refuses_a_second_up_on_the_same_folder(ups: list[Up], tmp_path: Path
         [
             sys.executable,
             "-m",
-            "vektra.client.cli",
+            "vektra.cli.main",
             "up",
             "--data-dir",
             str(data_dir),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
 from vektra.node.engine import Engine, EngineConfig

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from vektra import AsyncClient
-from vektra.client.aio import AsyncCollection, attempts_allowed, backoff_s, single_field
-from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from vektra.common.schema import CollectionSchema
 
 from tests.harness.process import ServerProcess
+from vektra import AsyncClient
+from vektra.client._aio import AsyncCollection, attempts_allowed, backoff_s, single_field
+from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from vektra.common.schema import CollectionSchema
 
 DIM = 8
 RNG = np.random.default_rng(11)

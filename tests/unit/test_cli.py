@@ -19,20 +19,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-from vektra.client import cli
-from vektra.client.commands import _locate, default_address, property_spec, vector_spec
-from vektra.client.importer import Item, chunked, parse_record, read_jsonl, read_npy
-from vektra.client.models import Object, Version
-from vektra.client.output import (
+
+from tests.harness.process import ServerProcess
+from vektra.cli import main as cli
+from vektra.cli.commands import _locate, default_address, property_spec, vector_spec
+from vektra.cli.importer import Item, chunked, parse_record, read_jsonl, read_npy
+from vektra.cli.output import (
     ProgressBar,
     cell_text,
     format_table,
     render_progress,
     to_jsonable,
 )
+from vektra.client.models import Object, Version
 from vektra.common.errors import InvalidArgument
-
-from tests.harness.process import ServerProcess
 
 # ---------------------------------------------------------------- parser
 
@@ -360,14 +360,14 @@ def test_server_errors_are_located_in_the_file() -> None:
 
 
 class Vektra:
-    """Runs `python -m vektra.client.cli ...` against one address."""
+    """Runs `python -m vektra.cli.main ...` against one address."""
 
     def __init__(self, address: str) -> None:
         self.env = {**os.environ, "VEKTRA_ADDR": address}
 
     def run(self, *argv: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "vektra.client.cli", *argv],
+            [sys.executable, "-m", "vektra.cli.main", *argv],
             capture_output=True,
             text=True,
             env=self.env,

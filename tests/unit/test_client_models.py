@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from vektra.client import Client, Collection, demo_data
-from vektra.client import convert as cv
+
+from vektra.cli import demo_data
+from vektra.client import Client, Collection
+from vektra.client import _convert as cv
 from vektra.client.models import (
     ClusterStatus,
     Coverage,
@@ -360,7 +362,7 @@ def test_embed_is_deterministic_and_independent_of_the_batch() -> None:
 def test_embed_is_the_same_in_another_process() -> None:
     # hash() is salted per process; the vectorizer must not depend on it.
     code = (
-        "import json, sys; from vektra.client.demo_data import embed; "
+        "import json, sys; from vektra.cli.demo_data import embed; "
         "print(json.dumps(embed(json.loads(sys.argv[1]), dim=16).tolist()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from vektra.common.config import load_config
 from vektra.common.errors import InvalidArgument
 from vektra.coordinator.config import CoordinatorConfig

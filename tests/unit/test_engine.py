@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from vektra.common import filters
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
 from vektra.common.hlc import Version

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from vektra.common import filters
 from vektra.common.errors import InvalidArgument
 from vektra.common.schema import CollectionSchema

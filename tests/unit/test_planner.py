@@ -7,6 +7,7 @@ import dataclasses
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound
 from vektra.common.membership import ClusterMap, MemberState
 from vektra.common.schema import CollectionSchema

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from vektra.common import filters
 from vektra.node.engine import Engine
 

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
 from vektra.common import filters
 from vektra.common.validation import ObjectIn
 from vektra.node.engine import Engine, EngineConfig

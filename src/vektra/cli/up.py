@@ -1,0 +1,437 @@
+"""`vektra up`: a whole cluster on one machine, in the foreground.
+
+    vektra up [--nodes 3] [--rf 2] [--data-dir ./vektra-data] [--port 7700] [--host 127.0.0.1]
+              [--stop-timeout-s 30]
+
+Starts N storage nodes, then a coordinator that knows them, then a router on
+HOST:PORT, each as a child process (`python -m vektra.cli.main serve ...`)
+with its log in DIR/logs/. Once the router reports every node active it prints
+the router's address, a status table and `VEKTRA_READY up router HOST:PORT`,
+then waits. SIGINT (Ctrl-C), SIGTERM or SIGHUP stop the router, the
+coordinator and the nodes, in that order, each with SIGTERM (SIGKILL after a
+grace period), and `up` exits 0. If a child dies on its own, the others are
+stopped and `up` exits 1 showing the end of that child's log.
+
+Restarting on the same DIR keeps the data, and the nodes and coordinator get
+their previous ports back when those are free (DIR/up.json remembers them), so
+the cluster map the coordinator kept still names the right addresses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+from vektra.cli.commands import CliError, status_table
+from vektra.client._sync import Client
+from vektra.client.models import ClusterStatus
+
+__all__ = ["Child", "ChildFailed", "LocalCluster", "add_up_command", "run_up"]
+
+_STATE_FILE = "up.json"
+_LOCK_FILE = "up.lock"
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class ChildFailed(Exception):
+    """A child exited (or never became ready) while it should be serving."""
+
+    def __init__(self, child: Child, why: str) -> None:
+        super().__init__(f"{child.name} {why}")
+        self.child = child
+
+
+class Stopped(Exception):
+    """A stop signal arrived while starting up."""
+
+
+class Child:
+    """One server process: its stdout is read by a thread (for the
+    VEKTRA_READY line, and copied to the log), its stderr goes to the log."""
+
+    def __init__(self, name: str, args: list[str], log_path: Path, log_level: str) -> None:
+        self.name = name
+        self.args = args
+        self.log_path = log_path
+        self.log_level = log_level
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.address: str | None = None
+        self.server_id: str | None = None
+        self._ready = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        cli = [sys.executable, "-m", "vektra.cli.main", "--log-level", self.log_level]
+        return [*cli, "serve", *self.args]
+
+    def start(self) -> None:
+        self._ready.clear()
+        self.address = None
+        with self.log_path.open("ab") as log:
+            log.write(f"\n===== vektra up: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # Its own process group: Ctrl-C in the terminal reaches only
+                # `up`, which then stops the children in order.
+                process_group=0,
+            )
+        self._reader = threading.Thread(target=self._read, name=f"{self.name}-stdout", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        # Read to the end even after the ready line: a full pipe would block the child.
+        with self.log_path.open("ab") as log:
+            for raw in self.proc.stdout:
+                log.write(raw)
+                log.flush()
+                parts = raw.decode(errors="replace").split()
+                if len(parts) == 4 and parts[0] == "VEKTRA_READY" and not self._ready.is_set():
+                    self.server_id, self.address = parts[2], parts[3]
+                    self._ready.set()
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def wait_ready(self, timeout_s: float, stop: threading.Event) -> str:
+        deadline = time.monotonic() + timeout_s
+        while not self._ready.wait(0.1):
+            if stop.is_set():
+                raise Stopped
+            if not self.running():
+                raise ChildFailed(self, f"exited with code {self.returncode} while starting")
+            if time.monotonic() > deadline:
+                raise ChildFailed(self, f"did not report ready within {timeout_s:.0f} s")
+        assert self.address is not None
+        return self.address
+
+    def terminate(self) -> None:
+        if self.running():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout_s: float) -> int:
+        """Wait for the exit; SIGKILL after `timeout_s`. Returns the exit code."""
+        assert self.proc is not None
+        try:
+            code = self.proc.wait(timeout=max(0.0, timeout_s))
+        except subprocess.TimeoutExpired:
+            print(f"vektra up: {self.name} did not stop in time; killing it", file=sys.stderr)
+            self.proc.kill()
+            code = self.proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        return code
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text[-lines:])
+
+
+def _port_of(address: str | None, host: str) -> int:
+    if not address:
+        return 0
+    addr_host, _, port = address.rpartition(":")
+    return int(port) if addr_host == host and port.isdigit() else 0
+
+
+class LocalCluster:
+    """The children of one `vektra up`, started and stopped in order."""
+
+    def __init__(
+        self, data_dir: Path, *, nodes: int, rf: int, host: str, port: int, log_level: str
+    ) -> None:
+        self.data_dir = data_dir
+        self.log_dir = data_dir / "logs"
+        self.n_nodes = nodes
+        self.rf = rf
+        self.host = host
+        self.port = port
+        self.log_level = log_level
+        self.nodes: list[Child] = []
+        self.coordinator: Child | None = None
+        self.router: Child | None = None
+        self._previous = self._load_state()
+
+    # ------------------------------------------------------------ state file
+
+    @property
+    def children(self) -> list[Child]:
+        tail = [c for c in (self.coordinator, self.router) if c is not None]
+        return [*self.nodes, *tail]
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            state = json.loads((self.data_dir / _STATE_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def save_state(self) -> None:
+        # Saved after each start-up step, so a killed `up` leaves the pids of
+        # whatever it had started; entries of children not started yet keep
+        # their remembered addresses.
+        state = dict(self._previous)
+        for c in self.children:
+            before = state.get(c.name)
+            address = c.address or (before.get("address") if isinstance(before, dict) else None)
+            pid = c.proc.pid if c.proc else None
+            state[c.name] = {"address": address, "pid": pid, "argv": c.argv}
+        path = self.data_dir / _STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+    def stale_pids(self) -> list[int]:
+        """Children of an earlier `up` on this DIR that are still running
+        (their `up` was killed without a chance to stop them)."""
+        stale = []
+        for entry in self._previous.values():
+            if not isinstance(entry, dict) or not isinstance(entry.get("pid"), int):
+                continue
+            with contextlib.suppress(psutil.Error):
+                if psutil.Process(entry["pid"]).cmdline() == entry.get("argv"):
+                    stale.append(entry["pid"])
+        return stale
+
+    def _remembered_port(self, name: str) -> int:
+        entry = self._previous.get(name)
+        return _port_of(entry.get("address"), self.host) if isinstance(entry, dict) else 0
+
+    # ------------------------------------------------------------ start
+
+    def _launch(self, name: str, args: list[str], port: int) -> Child:
+        listen = ["--listen", f"{self.host}:{port}"]
+        child = Child(name, [*args, *listen], self.log_dir / f"{name}.log", self.log_level)
+        child.start()
+        return child
+
+    def _await(self, child: Child, args: list[str], port: int, stop: threading.Event) -> Child:
+        """Wait for a child started on a remembered port; if it exits instead
+        (most likely something else took the port meanwhile), start it once
+        more on a free port."""
+        try:
+            child.wait_ready(60, stop)
+            return child
+        except ChildFailed:
+            if not port or child.running():
+                raise
+        print(f"vektra up: {child.name} failed on port {port}; trying a free port", file=sys.stderr)
+        fresh = self._launch(child.name, args, 0)
+        fresh.wait_ready(60, stop)
+        return fresh
+
+    def start(self, stop: threading.Event) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Nodes start side by side (each may be replaying its log), then each
+        # is awaited.
+        node_args = {
+            f"node-{i}": ["node", "--data-dir", str(self.data_dir / f"node-{i}")]
+            for i in range(self.n_nodes)
+        }
+        for name, args in node_args.items():
+            args += ["--node-id", name]  # stable ids: a restart is the same member
+        ports = {name: self._remembered_port(name) for name in node_args}
+        self.nodes = [self._launch(name, args, ports[name]) for name, args in node_args.items()]
+        self.save_state()
+        for i, child in enumerate(self.nodes):
+            self.nodes[i] = self._await(child, node_args[child.name], ports[child.name], stop)
+        self.save_state()
+
+        coord_args = ["coordinator", "--data-dir", str(self.data_dir / "coordinator")]
+        for node in self.nodes:
+            coord_args += ["--node", str(node.address)]
+        coord_args += ["--default-rf", str(self.rf)]
+        port = self._remembered_port("coordinator")
+        self.coordinator = self._launch("coordinator", coord_args, port)
+        self.save_state()
+        self.coordinator = self._await(self.coordinator, coord_args, port, stop)
+        self.save_state()
+
+        # The router's port is the user's to choose: no fallback there.
+        router_args = ["router", "--coordinator", str(self.coordinator.address)]
+        self.router = self._launch("router", router_args, self.port)
+        self.save_state()
+        self.router.wait_ready(60, stop)
+        self.save_state()
+
+    def wait_healthy(self, stop: threading.Event, timeout_s: float = 60.0) -> ClusterStatus:
+        """Until the router reports every node of ours active."""
+        assert self.router is not None and self.router.address is not None
+        ours = {c.address for c in self.nodes} | {c.name for c in self.nodes}
+        deadline = time.monotonic() + timeout_s
+        last: str = "no answer yet"
+        with Client(self.router.address, timeout_s=2.0, retries=0) as client:
+            while True:
+                self.check_alive()
+                try:
+                    status = client.cluster_status()
+                    active = [n for n in status.nodes if n.state == "active"]
+                    if sum(1 for n in active if {n.address, n.id} & ours) >= len(self.nodes):
+                        return status
+                    last = f"{len(active)} of {len(self.nodes)} nodes active"
+                except Exception as exc:  # the router may still be loading the map
+                    last = f"{type(exc).__name__}: {exc}"
+                if time.monotonic() > deadline:
+                    raise ChildFailed(
+                        self.router, f"did not report all nodes active in {timeout_s:.0f} s: {last}"
+                    )
+                if stop.wait(0.25):
+                    raise Stopped
+
+    # ------------------------------------------------------------ run and stop
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            if child.proc is not None and not child.running():
+                raise ChildFailed(child, f"exited with code {child.returncode}")
+
+    def stop(self, timeout_s: float) -> None:
+        """Router, then coordinator, then all nodes together."""
+        groups: list[Sequence[Child | None]] = [[self.router], [self.coordinator], self.nodes]
+        for group in groups:
+            # Children that already exited were reported when they were found dead.
+            children = [c for c in group if c is not None and c.running()]
+            for child in children:
+                child.terminate()
+            deadline = time.monotonic() + timeout_s
+            for child in children:
+                code = child.wait_stopped(deadline - time.monotonic())
+                if code not in (0, -signal.SIGTERM):
+                    print(f"vektra up: {child.name} exited with code {code}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _stop_signals(stop: threading.Event) -> Iterator[None]:
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _lock(data_dir: Path) -> IO[str]:
+    """One `vektra up` per DIR: two would run two processes on one store."""
+    handle = (data_dir / _LOCK_FILE).open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise CliError(f"another `vektra up` is running on {data_dir}") from None
+    return handle
+
+
+def _report_failure(exc: ChildFailed, log_dir: Path) -> None:
+    child = exc.child
+    print(f"vektra up: {exc}; end of {child.log_path}:", file=sys.stderr)
+    print(child.tail(), file=sys.stderr)
+    print(f"vektra up: every log is in {log_dir}", file=sys.stderr)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    rf = min(2, args.nodes) if args.rf is None else args.rf
+    if args.nodes < 1 or not 1 <= rf <= args.nodes:
+        raise CliError(f"need --nodes >= 1 and 1 <= --rf <= --nodes (got {args.nodes}, {rf})")
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    with _stop_signals(stop), _lock(data_dir):
+        cluster = LocalCluster(
+            data_dir,
+            nodes=args.nodes,
+            rf=rf,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+        )
+        stale = cluster.stale_pids()
+        if stale:
+            pids = " ".join(map(str, stale))
+            raise CliError(f"processes of an earlier `vektra up` on {data_dir} still run: {pids}")
+        print(
+            f"vektra up: starting {args.nodes} nodes, a coordinator and a router "
+            f"(data in {data_dir}, logs in {cluster.log_dir})",
+            file=sys.stderr,
+        )
+        try:
+            cluster.start(stop)
+            status = cluster.wait_healthy(stop)
+            assert cluster.router is not None
+            _announce(cluster.router.address or "", data_dir, status)
+            while not stop.wait(0.5):
+                cluster.check_alive()
+            print("vektra up: stopping", file=sys.stderr)
+            return 0
+        except Stopped:
+            print("vektra up: stopping", file=sys.stderr)
+            return 0
+        except ChildFailed as exc:
+            _report_failure(exc, cluster.log_dir)
+            return 1
+        finally:
+            cluster.stop(args.stop_timeout_s)
+
+
+def _announce(router: str, data_dir: Path, status: ClusterStatus) -> None:
+    print(f"Vektra is up: router at {router}  (data in {data_dir})")
+    print()
+    print(status_table(status))
+    print()
+    print(f"export VEKTRA_ADDR={router}    # for the vektra client commands; Ctrl-C stops")
+    # Last, so a script that waits for this line finds everything above done.
+    print(f"VEKTRA_READY up router {router}", flush=True)
+
+
+def add_up_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = sub.add_parser("up", help="run a local cluster (nodes, coordinator, router)")
+    up.add_argument("--nodes", type=int, default=3, help="storage nodes (default 3)")
+    up.add_argument(
+        "--rf", type=int, help="default replication factor (default 2, or 1 with one node)"
+    )
+    up.add_argument(
+        "--data-dir", type=Path, default=Path("./vektra-data"), help="kept across restarts"
+    )
+    up.add_argument("--port", type=int, default=7700, help="router port (0 picks a free one)")
+    up.add_argument("--host", default="127.0.0.1", help="interface every process listens on")
+    up.add_argument(
+        "--stop-timeout-s", type=float, default=30.0, help="SIGKILL a child after this long"
+    )
+    up.set_defaults(run=run_up)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m vektra.cli.up`: the same as `vektra up`."""
+    from vektra.cli.main import main as cli_main
+
+    return cli_main(["up", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

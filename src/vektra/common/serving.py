@@ -1,0 +1,81 @@
+"""What every server process does alike: gRPC server options, the health
+service, the ready line, and running until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from vektra.common.interceptors import StatusInterceptor
+from vektra.common.limits import Limits
+from vektra.common.metrics import serve_metrics
+
+__all__ = [
+    "add_health",
+    "grpc_server",
+    "mark_serving",
+    "run_until_signalled",
+    "server_options",
+]
+
+log = logging.getLogger(__name__)
+
+
+def server_options(limits: Limits) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_send_message_length", limits.max_message_bytes),
+        ("grpc.max_receive_message_length", limits.max_message_bytes),
+        # A second process on the same port must fail, not share it.
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+def grpc_server(
+    component: str, limits: Limits, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+) -> grpc.aio.Server:
+    """A grpc.aio server with the options every role shares and, first of its
+    interceptors, the one that maps errors to status codes and records metrics."""
+    return grpc.aio.server(
+        options=server_options(limits),
+        interceptors=[StatusInterceptor(component), *interceptors],
+    )
+
+
+async def add_health(server: grpc.aio.Server) -> health.aio.HealthServicer:
+    """Register the standard grpc.health.v1 service; `mark_serving` once started."""
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    return servicer
+
+
+async def mark_serving(servicer: health.aio.HealthServicer, services: Sequence[str]) -> None:
+    for name in ("", *services):
+        await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def run_until_signalled(
+    role: str,
+    server_id: str,
+    address: str,
+    metrics_listen: str | None,
+    stop: Callable[[], Awaitable[None]],
+) -> None:
+    """Announce the server, wait for SIGTERM or SIGINT, then `stop()` it."""
+    if metrics_listen:
+        log.info("metrics on port %d", serve_metrics(metrics_listen))
+    # Harnesses and scripts read this line to learn the bound port.
+    print(f"VEKTRA_READY {role} {server_id} {address}", flush=True)
+    log.info("%s %s serving on %s", role, server_id, address)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("%s %s stopping", role, server_id)
+    await stop()
+    log.info("%s %s stopped", role, server_id)

@@ -1,0 +1,154 @@
+"""Request validation shared by every server role (node and router).
+
+Checks a whole request before anything is written and raises
+`InvalidArgument` naming the first offending field. Input arrives as plain
+values (ids, msgpack bytes, packed float32 bytes) from the service edge; the
+output is domain values ready for the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vektra.common import filters
+from vektra.common.errors import InvalidArgument
+from vektra.common.limits import Limits
+from vektra.common.schema import CollectionSchema, VectorSpec
+from vektra.common.values import (
+    check_id,
+    check_vector,
+    decode_vector,
+    normalize_properties,
+    unpack_map,
+)
+
+__all__ = [
+    "ObjectIn",
+    "check_ids",
+    "decode_query_rows",
+    "parse_filter",
+    "resolve_field",
+    "validate_objects",
+    "validate_search",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectIn:
+    """A validated object to write."""
+
+    id: str
+    properties: dict[str, Any]
+    vectors: dict[str, np.ndarray]
+
+
+def validate_objects(
+    schema: CollectionSchema,
+    limits: Limits,
+    items: Sequence[tuple[str, bytes, Mapping[str, bytes]]],
+) -> list[ObjectIn]:
+    """items: (id, msgpack properties, {field: packed float32}) per object."""
+    if not items:
+        raise InvalidArgument("objects", "the batch is empty")
+    if len(items) > limits.max_batch_objects:
+        raise InvalidArgument(
+            "objects", f"{len(items)} objects, above the batch limit of {limits.max_batch_objects}"
+        )
+    total = 0
+    seen: set[str] = set()
+    out: list[ObjectIn] = []
+    for i, (object_id, props_raw, vectors_raw) in enumerate(items):
+        where = f"objects[{i}]"
+        check_id(object_id, f"{where}.id", limits)
+        if object_id in seen:
+            raise InvalidArgument(f"{where}.id", f"duplicate id {object_id!r} in one batch")
+        seen.add(object_id)
+        size = len(object_id) + len(props_raw) + sum(len(v) for v in vectors_raw.values())
+        if size > limits.max_object_bytes:
+            raise InvalidArgument(
+                where, f"object is {size} bytes, above the limit of {limits.max_object_bytes}"
+            )
+        total += size
+        if total > limits.max_batch_bytes:
+            raise InvalidArgument(
+                "objects", f"batch is above the limit of {limits.max_batch_bytes} bytes"
+            )
+        vectors: dict[str, np.ndarray] = {}
+        for name, data in vectors_raw.items():
+            spec = schema.vector(name)
+            if spec is None:
+                raise InvalidArgument(
+                    f"{where}.vectors.{name}",
+                    f"unknown vector field for collection {schema.name!r}",
+                )
+            vectors[name] = decode_vector(data, spec, f"{where}.vectors.{name}")
+        props = normalize_properties(
+            schema, unpack_map(props_raw, f"{where}.properties"), f"{where}.properties", limits
+        )
+        out.append(ObjectIn(object_id, props, vectors))
+    return out
+
+
+def check_ids(ids: Sequence[str], limits: Limits, *, allow_duplicates: bool = False) -> None:
+    if not ids:
+        raise InvalidArgument("ids", "no ids given")
+    if len(ids) > limits.max_batch_objects:
+        raise InvalidArgument(
+            "ids", f"{len(ids)} ids, above the limit of {limits.max_batch_objects}"
+        )
+    seen: set[str] = set()
+    for i, object_id in enumerate(ids):
+        check_id(object_id, f"ids[{i}]", limits)
+        if not allow_duplicates and object_id in seen:
+            raise InvalidArgument(f"ids[{i}]", f"duplicate id {object_id!r}")
+        seen.add(object_id)
+
+
+def resolve_field(schema: CollectionSchema, field: str) -> VectorSpec:
+    """The vector field to search; may be omitted when the collection has one."""
+    if not field:
+        if len(schema.vectors) == 1:
+            return schema.vectors[0]
+        names = ", ".join(v.name for v in schema.vectors)
+        raise InvalidArgument("field", f"collection has several vector fields ({names}): name one")
+    spec = schema.vector(field)
+    if spec is None:
+        raise InvalidArgument(
+            "field", f"unknown vector field {field!r} for collection {schema.name!r}"
+        )
+    return spec
+
+
+def parse_filter(schema: CollectionSchema, limits: Limits, raw: bytes) -> filters.Filter:
+    if len(raw) > limits.max_filter_bytes:
+        raise InvalidArgument(
+            "filter", f"filter is above the limit of {limits.max_filter_bytes} bytes"
+        )
+    return filters.parse(unpack_map(raw, "filter") if raw else None, schema)
+
+
+def validate_search(limits: Limits, k: int, ef: int) -> None:
+    if k <= 0:
+        raise InvalidArgument("k", "k must be at least 1")
+    if k > limits.max_k:
+        raise InvalidArgument("k", f"k={k} is above the limit of {limits.max_k}")
+    if ef < 0 or ef > limits.max_ef:
+        raise InvalidArgument(
+            "ef", f"ef must be between 1 and {limits.max_ef} (0 = collection default)"
+        )
+
+
+def decode_query_rows(data: bytes, rows: int, spec: VectorSpec, limits: Limits) -> np.ndarray:
+    """A batch of query vectors: `rows` packed float32 rows of the field's dimension."""
+    if not 1 <= rows <= limits.max_search_batch_rows:
+        raise InvalidArgument("rows", f"must be between 1 and {limits.max_search_batch_rows}")
+    if len(data) != rows * spec.dim * 4:
+        raise InvalidArgument("vectors", f"expected {rows} rows of {spec.dim} float32 values")
+    queries = np.frombuffer(data, dtype="<f4").reshape(rows, spec.dim)
+    for row in range(rows):
+        check_vector(queries[row], spec, f"vectors[{row}]")
+    return queries

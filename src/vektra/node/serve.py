@@ -1,0 +1,60 @@
+"""`vektra serve node`: run a storage node in the foreground.
+
+    vektra serve node [--data-dir DIR] [--listen HOST:PORT] [--node-id ID]
+                      [--advertise ADDR] [--metrics-listen HOST:PORT] [--config FILE]
+
+Settings come from the defaults, then the `node:` section of `--config`, then
+`VEKTRA__NODE__<SETTING>` variables, then these flags. The server modules
+(LMDB, hnswlib, grpc) are imported only when the node starts, so building this
+parser (for `vektra --help`) costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from vektra.common.config import add_common_serve_flags, load_config
+
+__all__ = ["add_arguments", "main", "run"]
+
+DESCRIPTION = "Run a storage node: objects in LMDB, one HNSW index per vector field."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, help="where the node keeps its data (default: ./vektra-data/node)"
+    )
+    parser.add_argument("--node-id", help="stable id of this node (default: generated once)")
+    parser.add_argument(
+        "--advertise", help="address other processes reach this node at (default: --listen)"
+    )
+    add_common_serve_flags(parser, default_listen="127.0.0.1:7701")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vektra.node.config import NodeConfig
+    from vektra.node.server import serve
+
+    config = load_config(
+        NodeConfig,
+        "node",
+        path=args.config,
+        overrides={
+            "data_dir": args.data_dir,
+            "listen": args.listen,
+            "node_id": args.node_id,
+            "advertise": args.advertise,
+            "metrics_listen": args.metrics_listen,
+        },
+    )
+    asyncio.run(serve(config))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "vektra serve node") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,330 @@
+"""The storage node's gRPC services: the public `Vektra` API (for this node
+alone) and the node-internal `Node` API. This is the protobuf edge: requests
+are validated and converted to domain values, the engine runs in a worker
+thread, and the results are converted back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeAlias, TypeVar
+
+import grpc
+
+from vektra.common.errors import InvalidArgument, VektraError
+from vektra.common.grpc_errors import abort_with
+from vektra.common.membership import Member
+from vektra.common.pb import schema_from_pb, schema_to_pb, version_from_pb, version_to_pb
+from vektra.common.pb_cluster import state_from_pb
+from vektra.common.validation import (
+    check_ids,
+    decode_query_rows,
+    parse_filter,
+    resolve_field,
+    validate_objects,
+    validate_search,
+)
+from vektra.common.values import check_id, decode_vector, pack
+from vektra.node.engine import Engine, SearchResult
+from vektra.node.store import Record, Write
+from vektra.v1 import node_pb2 as npb
+from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
+from vektra.v1 import vektra_pb2 as pb
+
+__all__ = ["NodeService", "VektraService"]
+
+T = TypeVar("T")
+Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+_DEFAULT_QUERY_LIMIT = 10
+_SCAN_BATCH = 256
+
+
+async def _run(fn: Callable[..., T], *args: Any) -> T:
+    """Engine calls block on LMDB and hnswlib: run them off the event loop."""
+    return await asyncio.to_thread(fn, *args)
+
+
+def _coverage() -> pb.Coverage:
+    return pb.Coverage(asked=1, answered=1, complete=True)
+
+
+def _object_pb(rec: Record, include_vectors: bool) -> pb.Object:
+    return pb.Object(
+        id=rec.id,
+        properties=pack(rec.properties),
+        vectors=rec.vectors if include_vectors else {},
+        version=version_to_pb(rec.version),
+    )
+
+
+def _versioned_pb(rec: Record, include_vectors: bool) -> npb.VersionedObject:
+    return npb.VersionedObject(
+        id=rec.id,
+        properties=b"" if rec.deleted else pack(rec.properties),
+        vectors=rec.vectors if include_vectors and not rec.deleted else {},
+        version=version_to_pb(rec.version),
+        deleted=rec.deleted,
+    )
+
+
+def _result_pb(
+    res: SearchResult, include_properties: bool, include_vectors: bool
+) -> pb.SearchResponse:
+    return pb.SearchResponse(
+        hits=[
+            pb.Hit(
+                id=h.record.id,
+                distance=h.distance,
+                properties=pack(h.record.properties) if include_properties else b"",
+                vectors=h.record.vectors if include_vectors else {},
+                version=version_to_pb(h.record.version),
+            )
+            for h in res.hits
+        ],
+        coverage=_coverage(),
+        plan=pb.SearchPlan(strategy=res.strategy, candidates=res.candidates),
+    )
+
+
+class VektraService(vektra_pb2_grpc.VektraServicer):
+    def __init__(self, engine: Engine, address: str) -> None:
+        self._engine = engine
+        self._address = address
+
+    async def CreateCollection(
+        self, request: pb.CreateCollectionRequest, context: Ctx
+    ) -> pb.CreateCollectionResponse:
+        schema = await _run(self._engine.create_collection, schema_from_pb(request.schema))
+        return pb.CreateCollectionResponse(schema=schema_to_pb(schema))
+
+    async def ListCollections(
+        self, request: pb.ListCollectionsRequest, context: Ctx
+    ) -> pb.ListCollectionsResponse:
+        return pb.ListCollectionsResponse(
+            collections=[schema_to_pb(s) for s in self._engine.list_collections()]
+        )
+
+    async def DescribeCollection(
+        self, request: pb.DescribeCollectionRequest, context: Ctx
+    ) -> pb.DescribeCollectionResponse:
+        schema = self._engine.schema(request.name)
+        return pb.DescribeCollectionResponse(
+            schema=schema_to_pb(schema), objects=self._engine.count_all(request.name)
+        )
+
+    async def DropCollection(
+        self, request: pb.DropCollectionRequest, context: Ctx
+    ) -> pb.DropCollectionResponse:
+        await _run(self._engine.drop_collection, request.name)
+        return pb.DropCollectionResponse()
+
+    async def Upsert(self, request: pb.UpsertRequest, context: Ctx) -> pb.UpsertResponse:
+        schema = self._engine.schema(request.collection)
+        objects = validate_objects(
+            schema,
+            self._engine.limits,
+            [(o.id, o.properties, dict(o.vectors)) for o in request.objects],
+        )
+        result, version = await _run(self._engine.upsert, request.collection, objects)
+        return pb.UpsertResponse(
+            upserted=result.applied, acknowledged=1, version=version_to_pb(version)
+        )
+
+    async def Get(self, request: pb.GetRequest, context: Ctx) -> pb.GetResponse:
+        ids = list(request.ids)
+        check_ids(ids, self._engine.limits, allow_duplicates=True)
+        records = await _run(self._engine.get, request.collection, ids)
+        return pb.GetResponse(
+            objects=[_object_pb(r, request.include_vectors) for r in records if r is not None],
+            missing=[i for i, r in zip(ids, records, strict=True) if r is None],
+        )
+
+    async def Delete(self, request: pb.DeleteRequest, context: Ctx) -> pb.DeleteResponse:
+        ids = list(request.ids)
+        check_ids(ids, self._engine.limits)
+        self._engine.schema(request.collection)
+        deleted, version = await _run(self._engine.delete, request.collection, ids)
+        return pb.DeleteResponse(deleted=deleted, acknowledged=1, version=version_to_pb(version))
+
+    async def Search(self, request: pb.SearchRequest, context: Ctx) -> pb.SearchResponse:
+        schema = self._engine.schema(request.collection)
+        spec = resolve_field(schema, request.field)
+        validate_search(self._engine.limits, request.k, request.ef)
+        vector = decode_vector(request.vector, spec, "vector")
+        flt = parse_filter(schema, self._engine.limits, request.filter)
+        results = await _run(
+            self._engine.search,
+            request.collection,
+            spec,
+            vector[None, :],
+            request.k,
+            request.ef,
+            flt,
+        )
+        return _result_pb(results[0], request.include_properties, request.include_vectors)
+
+    async def SearchBatch(
+        self, request: pb.SearchBatchRequest, context: Ctx
+    ) -> pb.SearchBatchResponse:
+        schema = self._engine.schema(request.collection)
+        spec = resolve_field(schema, request.field)
+        validate_search(self._engine.limits, request.k, request.ef)
+        limits = self._engine.limits
+        queries = decode_query_rows(request.vectors, request.rows, spec, limits)
+        flt = parse_filter(schema, limits, request.filter)
+        results = await _run(
+            self._engine.search, request.collection, spec, queries, request.k, request.ef, flt
+        )
+        return pb.SearchBatchResponse(
+            results=[
+                _result_pb(r, request.include_properties, request.include_vectors) for r in results
+            ],
+            coverage=_coverage(),
+        )
+
+    async def Query(self, request: pb.QueryRequest, context: Ctx) -> pb.QueryResponse:
+        schema = self._engine.schema(request.collection)
+        limits = self._engine.limits
+        limit = request.limit or _DEFAULT_QUERY_LIMIT
+        if limit > limits.max_query_limit:
+            raise InvalidArgument(
+                "limit", f"limit={limit} is above the limit of {limits.max_query_limit}"
+            )
+        flt = parse_filter(schema, limits, request.filter)
+        records = await _run(
+            self._engine.query,
+            request.collection,
+            flt,
+            limit,
+            request.offset,
+            request.order_by,
+            request.descending,
+        )
+        return pb.QueryResponse(
+            objects=[_object_pb(r, request.include_vectors) for r in records], coverage=_coverage()
+        )
+
+    async def Count(self, request: pb.CountRequest, context: Ctx) -> pb.CountResponse:
+        schema = self._engine.schema(request.collection)
+        flt = parse_filter(schema, self._engine.limits, request.filter)
+        n = await _run(self._engine.count, request.collection, flt)
+        return pb.CountResponse(count=n, coverage=_coverage())
+
+    async def ClusterStatus(
+        self, request: pb.ClusterStatusRequest, context: Ctx
+    ) -> pb.ClusterStatusResponse:
+        objects = sum(self._engine.count_all(s.name) for s in self._engine.list_collections())
+        return pb.ClusterStatusResponse(
+            epoch=self._engine.epoch,
+            nodes=[
+                pb.NodeStatus(
+                    id=self._engine.node_id,
+                    address=self._address,
+                    state=pb.NODE_STATE_ACTIVE,
+                    objects=objects,
+                )
+            ],
+        )
+
+
+class NodeService(node_pb2_grpc.NodeServicer):
+    """What routers and the coordinator call: versioned writes, schema
+    propagation, node info and token-range scans."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def Apply(self, request: npb.ApplyRequest, context: Ctx) -> npb.ApplyResponse:
+        schema = self._engine.schema(request.collection)
+        limits = self._engine.limits
+        live = [o for o in request.objects if not o.deleted]
+        checked = (
+            validate_objects(schema, limits, [(o.id, o.properties, dict(o.vectors)) for o in live])
+            if live
+            else []
+        )
+        by_id = {o.id: o for o in checked}
+        writes = []
+        for i, o in enumerate(request.objects):
+            version = version_from_pb(o.version, f"objects[{i}].version")
+            if o.deleted:
+                check_id(o.id, f"objects[{i}].id", limits)
+                writes.append(Write(o.id, version, True, hint_for=o.hint_for or None))
+            else:
+                v = by_id[o.id]
+                writes.append(
+                    Write(
+                        o.id, version, False, v.properties, v.vectors, hint_for=o.hint_for or None
+                    )
+                )
+        if len(writes) > limits.max_batch_objects:
+            raise InvalidArgument("objects", f"above the batch limit of {limits.max_batch_objects}")
+        result = await _run(self._engine.apply, request.collection, writes)
+        return npb.ApplyResponse(
+            applied=result.applied,
+            stale=result.stale,
+            last_seq=result.last_seq,
+            removed_ids=result.removed_ids,
+        )
+
+    async def Fetch(self, request: npb.FetchRequest, context: Ctx) -> npb.FetchResponse:
+        ids = list(request.ids)
+        check_ids(ids, self._engine.limits, allow_duplicates=True)
+        records = await _run(self._engine.get_versions, request.collection, ids)
+        return npb.FetchResponse(
+            objects=[_versioned_pb(r, request.include_vectors) for r in records if r is not None],
+            missing=[i for i, r in zip(ids, records, strict=True) if r is None],
+        )
+
+    async def CountRanges(
+        self, request: npb.CountRangesRequest, context: Ctx
+    ) -> npb.CountRangesResponse:
+        schema = self._engine.schema(request.collection)
+        flt = parse_filter(schema, self._engine.limits, request.filter)
+        ranges = [(r.start, r.end or None) for r in request.ranges]
+        n = await _run(self._engine.count_in_ranges, request.collection, flt, ranges)
+        return npb.CountRangesResponse(count=n)
+
+    async def SetEpoch(self, request: npb.SetEpochRequest, context: Ctx) -> npb.SetEpochResponse:
+        if request.epoch >= self._engine.epoch and request.members:
+            self._engine.members = {
+                m.id: Member(m.id, m.address, state_from_pb(m.state)) for m in request.members
+            }
+        self._engine.epoch = max(self._engine.epoch, request.epoch)
+        return npb.SetEpochResponse(epoch=self._engine.epoch)
+
+    async def EnsureCollection(
+        self, request: npb.EnsureCollectionRequest, context: Ctx
+    ) -> npb.EnsureCollectionResponse:
+        created = await _run(self._engine.ensure_collection, schema_from_pb(request.schema))
+        return npb.EnsureCollectionResponse(created=created)
+
+    async def NodeInfo(self, request: npb.NodeInfoRequest, context: Ctx) -> npb.NodeInfoResponse:
+        return npb.NodeInfoResponse(
+            node_id=self._engine.node_id,
+            last_seq=self._engine.store.last_seq(),
+            epoch=self._engine.epoch,
+            collections=[
+                npb.CollectionInfo(name=s.name, objects=self._engine.count_all(s.name))
+                for s in self._engine.list_collections()
+            ],
+        )
+
+    async def ScanRange(
+        self, request: npb.ScanRangeRequest, context: Ctx
+    ) -> AsyncIterator[npb.ScanRangeBatch]:
+        try:
+            meta = self._engine.store.collection(request.collection)
+        except VektraError as exc:
+            await abort_with(context, exc)
+            return
+        size = request.batch_size or _SCAN_BATCH
+        end = request.token_end or None
+        records = await _run(lambda: list(self._engine.store.scan(meta, request.token_start, end)))
+        for start in range(0, len(records), size):
+            yield npb.ScanRangeBatch(
+                objects=[
+                    _versioned_pb(r, request.include_vectors) for r in records[start : start + size]
+                ]
+            )
