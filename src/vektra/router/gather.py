@@ -12,6 +12,7 @@ from vektra.common.filters import comparable
 from vektra.common.hlc import ZERO, Version
 from vektra.common.schema import CollectionSchema
 from vektra.common.values import unpack_map
+from vektra.router.ring import TokenRange
 from vektra.v1 import vektra_pb2 as pb
 
 __all__ = ["Coverage", "merge_hits", "merge_objects", "version_of"]
@@ -23,12 +24,21 @@ class Coverage:
     failed: tuple[str, ...]  # asked but did not answer
     down: tuple[str, ...]  # ring members not asked (down)
     rf: int
+    ranges: tuple[TokenRange, ...] = ()  # the ring's token ranges
+
+    @property
+    def answered(self) -> frozenset[str]:
+        return frozenset(self.asked) - frozenset(self.failed)
+
+    @property
+    def ranges_answered(self) -> int:
+        """Ranges with at least one replica among the nodes that answered."""
+        answered = self.answered
+        return sum(1 for r in self.ranges if not answered.isdisjoint(r.preference[: self.rf]))
 
     @property
     def complete(self) -> bool:
-        # Every token range has rf distinct replicas: fewer than rf missing
-        # nodes leave at least one replica of every range answering.
-        return len(self.failed) + len(self.down) < self.rf
+        return self.ranges_answered == len(self.ranges)
 
     def to_pb(self) -> pb.Coverage:
         return pb.Coverage(
@@ -36,6 +46,8 @@ class Coverage:
             answered=len(self.asked) - len(self.failed),
             failed=[*self.failed, *self.down],
             complete=self.complete,
+            ranges_asked=len(self.ranges),
+            ranges_answered=self.ranges_answered,
         )
 
 

@@ -45,6 +45,7 @@ class RingView:
         points = self._ring.get_points() if owners else []
         self._positions = [p for p, _ in points]
         self._point_nodes = [n for _, n in points]
+        self._ranges: tuple[TokenRange, ...] | None = None
 
     def member(self, member_id: str) -> Member:
         return self._members[member_id]
@@ -72,10 +73,16 @@ class RingView:
         stand_ins = [n for n in preference[rf:] if n in self.reachable]
         return [(n, None) for n in up] + list(zip(stand_ins, down, strict=False))
 
-    def ranges(self) -> list[TokenRange]:
+    def ranges(self) -> tuple[TokenRange, ...]:
         """The ring cut at every point: [previous point, point) belongs to the
         point's node (a token maps to the first point above it), and the wrap
-        range [last point, end) plus [0, first point) to the first point's node."""
+        range [last point, end) plus [0, first point) to the first point's node.
+        Computed once per map: every search, query and count uses it."""
+        if self._ranges is None:
+            self._ranges = tuple(self._cut())
+        return self._ranges
+
+    def _cut(self) -> list[TokenRange]:
         pts = self._positions
         if not pts:
             return []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
@@ -381,7 +382,8 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
     def _targets(self, view: RingView, schema: CollectionSchema) -> tuple[list[str], Coverage]:
         asked = sorted(view.reachable)
         down = tuple(sorted(set(view.owners) - view.reachable))
-        return asked, Coverage(tuple(asked), (), down, schema.replication_factor)
+        rf = schema.replication_factor
+        return asked, Coverage(tuple(asked), (), down, rf, view.ranges())
 
     async def _scatter(
         self, view: RingView, schema: CollectionSchema, method: str, req: Any, timeout: float
@@ -393,7 +395,7 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
         bad = self._client_error(errors)
         if bad is not None:
             raise bad
-        coverage = Coverage(coverage.asked, tuple(sorted(errors)), coverage.down, coverage.rf)
+        coverage = dataclasses.replace(coverage, failed=tuple(sorted(errors)))
         if not answers:
             raise Unavailable(f"no node answered ({len(asked)} asked, {len(coverage.down)} down)")
         return answers, coverage
@@ -507,11 +509,16 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
                 raise Unavailable(f"count incomplete: {failed}")
             down = tuple(sorted(set(view.owners) - view.reachable))
             asked = tuple(sorted(per_node))
-            complete = uncounted == 0
+            n_ranges = sum(len(r) for r in per_node.values()) + uncounted
             return pb.CountResponse(
                 count=sum(a.count for a in answers.values()),
                 coverage=pb.Coverage(
-                    asked=len(asked), answered=len(answers), failed=list(down), complete=complete
+                    asked=len(asked),
+                    answered=len(answers),
+                    failed=list(down),
+                    complete=uncounted == 0,
+                    ranges_asked=n_ranges,
+                    ranges_answered=n_ranges - uncounted,
                 ),
             )
 
@@ -536,8 +543,9 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
         )
         nodes = []
         for m, info in zip(members, infos, strict=True):
+            # A node that could not be asked has an unknown count, not 0.
             objects = (
-                0
+                None
                 if info is None or isinstance(info, BaseException)
                 else sum(c.objects for c in info.collections)
             )

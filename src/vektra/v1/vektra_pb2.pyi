@@ -135,16 +135,20 @@ class Object(_message.Message):
     def __init__(self, id: _Optional[str] = ..., properties: _Optional[bytes] = ..., vectors: _Optional[_Mapping[str, bytes]] = ..., version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
 
 class Coverage(_message.Message):
-    __slots__ = ("asked", "answered", "failed", "complete")
+    __slots__ = ("asked", "answered", "failed", "complete", "ranges_asked", "ranges_answered")
     ASKED_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    RANGES_ASKED_FIELD_NUMBER: _ClassVar[int]
+    RANGES_ANSWERED_FIELD_NUMBER: _ClassVar[int]
     asked: int
     answered: int
     failed: _containers.RepeatedScalarFieldContainer[str]
     complete: bool
-    def __init__(self, asked: _Optional[int] = ..., answered: _Optional[int] = ..., failed: _Optional[_Iterable[str]] = ..., complete: _Optional[bool] = ...) -> None: ...
+    ranges_asked: int
+    ranges_answered: int
+    def __init__(self, asked: _Optional[int] = ..., answered: _Optional[int] = ..., failed: _Optional[_Iterable[str]] = ..., complete: _Optional[bool] = ..., ranges_asked: _Optional[int] = ..., ranges_answered: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("schema",)
