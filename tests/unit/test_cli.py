@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import io
 import json
 import os
@@ -41,21 +42,30 @@ def parse(*argv: str) -> argparse.Namespace:
     return cli.build_parser().parse_args(list(argv))
 
 
+def parse_serve(role: str, *argv: str) -> argparse.Namespace:
+    """`vektra serve ROLE ...`'s flags, as the role's own entry parses them."""
+    parser = argparse.ArgumentParser()
+    importlib.import_module(f"vektra.{role}.serve").add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    assert cli.build_parser().parse_known_args(["serve", role, *argv])[0].role == role
+    return args
+
+
 def test_serve_node_flags_are_unchanged() -> None:
-    args = parse("serve", "node", "--data-dir", "d", "--listen", "h:0", "--node-id", "n1")
-    assert (args.role, args.data_dir, args.listen, args.node_id) == ("node", Path("d"), "h:0", "n1")
+    args = parse_serve("node", "--data-dir", "d", "--listen", "h:0", "--node-id", "n1")
+    assert (args.data_dir, args.listen, args.node_id) == (Path("d"), "h:0", "n1")
     assert args.advertise is None and args.config is None and args.metrics_listen is None
 
 
 def test_serve_coordinator_and_router_flags() -> None:
-    args = parse(
-        "serve", "coordinator", "--data-dir", "c", "--listen", "h:1",
+    args = parse_serve(
+        "coordinator", "--data-dir", "c", "--listen", "h:1",
         "--node", "a:1", "--node", "a:2", "--heartbeat-interval-s", "0.5",
         "--failure-threshold", "4", "--default-rf", "2", "--metrics-listen", "h:9",
     )  # fmt: skip
     assert args.node == ["a:1", "a:2"] and args.heartbeat_interval_s == 0.5
     assert (args.failure_threshold, args.default_rf, args.metrics_listen) == (4, 2, "h:9")
-    args = parse("serve", "router", "--coordinator", "h:1", "--listen", "h:2", "--router-id", "r")
+    args = parse_serve("router", "--coordinator", "h:1", "--listen", "h:2", "--router-id", "r")
     assert (args.coordinator, args.listen, args.router_id) == ("h:1", "h:2", "r")
 
 

@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from vektra.common import errors
+from vektra.common.keepalive import Keepalive
 from vektra.common.limits import Limits
 from vektra.common.metrics import REQUESTS
 from vektra.common.serving import grpc_server
@@ -50,7 +51,7 @@ def _count(method: str, code: str) -> float:
 
 
 async def _exercise() -> dict[str, Any]:
-    server = grpc_server("probe", Limits())
+    server = grpc_server("probe", Limits(), Keepalive())
     server.add_generic_rpc_handlers((_handlers(),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

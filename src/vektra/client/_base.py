@@ -17,6 +17,7 @@ import grpc
 from vektra.client._requests import Call
 from vektra.client._retry import Attempts, is_unavailable
 from vektra.client._shaping import LIMITS, check_client_options, parse_addresses
+from vektra.common.keepalive import Keepalive
 from vektra.common.schema import CollectionSchema
 from vektra.v1 import vektra_pb2_grpc as pb_grpc
 
@@ -25,10 +26,12 @@ __all__ = ["CHANNEL_OPTIONS", "ClientBase", "CollectionBase"]
 ChannelT = TypeVar("ChannelT")
 ClientT = TypeVar("ClientT")
 
-# The default channels' options (both clients): 64 MiB messages either way.
+# The default channels' options (both clients): 64 MiB messages either way,
+# and the keepalive policy every Vektra server accepts.
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_send_message_length", LIMITS.max_message_bytes),
     ("grpc.max_receive_message_length", LIMITS.max_message_bytes),
+    *Keepalive().channel_options(),
 ]
 
 # The generated stub module is untyped and mypy skips it; calling the class

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from vektra.common.keepalive import Keepalive
 from vektra.common.limits import Limits
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 
@@ -20,13 +21,11 @@ def epoch_metadata(epoch: int) -> tuple[tuple[str, str], ...]:
     return ((EPOCH_HEADER, str(epoch)),)
 
 
-def channel_options(limits: Limits) -> list[tuple[str, int]]:
+def channel_options(limits: Limits, keepalive: Keepalive) -> list[tuple[str, int]]:
     return [
         ("grpc.max_send_message_length", limits.max_message_bytes),
         ("grpc.max_receive_message_length", limits.max_message_bytes),
-        # Notice a dead peer quickly instead of waiting for TCP timeouts.
-        ("grpc.keepalive_time_ms", 10_000),
-        ("grpc.keepalive_timeout_ms", 5_000),
+        *keepalive.channel_options(),
         ("grpc.initial_reconnect_backoff_ms", 200),
         ("grpc.max_reconnect_backoff_ms", 2_000),
     ]
@@ -35,14 +34,14 @@ def channel_options(limits: Limits) -> list[tuple[str, int]]:
 class NodeChannels:
     """One grpc.aio channel per node address, with its stubs."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        self._limits = limits or Limits()
+    def __init__(self, limits: Limits | None = None, keepalive: Keepalive | None = None) -> None:
+        self._options = channel_options(limits or Limits(), keepalive or Keepalive())
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         channel = self._channels.get(address)
         if channel is None:
-            channel = grpc.aio.insecure_channel(address, options=channel_options(self._limits))
+            channel = grpc.aio.insecure_channel(address, options=self._options)
             self._channels[address] = channel
         return channel
 

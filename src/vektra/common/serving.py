@@ -12,6 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from vektra.common.interceptors import StatusInterceptor
+from vektra.common.keepalive import Keepalive
 from vektra.common.limits import Limits
 from vektra.common.metrics import serve_metrics
 
@@ -26,8 +27,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def server_options(limits: Limits) -> list[tuple[str, int]]:
+def server_options(limits: Limits, keepalive: Keepalive) -> list[tuple[str, int]]:
     return [
+        *keepalive.server_options(),
         ("grpc.max_send_message_length", limits.max_message_bytes),
         ("grpc.max_receive_message_length", limits.max_message_bytes),
         # A second process on the same port must fail, not share it.
@@ -36,12 +38,15 @@ def server_options(limits: Limits) -> list[tuple[str, int]]:
 
 
 def grpc_server(
-    component: str, limits: Limits, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    component: str,
+    limits: Limits,
+    keepalive: Keepalive,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> grpc.aio.Server:
     """A grpc.aio server with the options every role shares and, first of its
     interceptors, the one that maps errors to status codes and records metrics."""
     return grpc.aio.server(
-        options=server_options(limits),
+        options=server_options(limits, keepalive),
         interceptors=[StatusInterceptor(component), *interceptors],
     )
 

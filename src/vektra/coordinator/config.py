@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vektra.common.keepalive import DEFAULT_INTERVAL_S, Keepalive
+
 __all__ = ["CoordinatorConfig"]
 
 
@@ -20,4 +22,10 @@ class CoordinatorConfig:
     default_replication_factor: int = 1
     vnodes: int = 64  # virtual nodes per member on the ring
     metrics_listen: str | None = None
+    # Every process of a cluster should use the same value (see common/keepalive.py).
+    keepalive_interval_s: float = DEFAULT_INTERVAL_S
     grace_s: float = 2.0
+
+    @property
+    def keepalive(self) -> Keepalive:
+        return Keepalive(self.keepalive_interval_s)

@@ -79,7 +79,7 @@ class RunningCoordinator:
 
 
 async def start(config: CoordinatorConfig) -> RunningCoordinator:
-    channels = NodeChannels()
+    channels = NodeChannels(Limits(), config.keepalive)
     executor = Executor(channels)
     initial = ClusterMap(
         vnodes=config.vnodes, default_replication_factor=config.default_replication_factor
@@ -90,7 +90,7 @@ async def start(config: CoordinatorConfig) -> RunningCoordinator:
         initial,
         executor.run,
     )
-    server = grpc_server("coordinator", Limits())
+    server = grpc_server("coordinator", Limits(), config.keepalive)
     port = server.add_insecure_port(config.listen)
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")

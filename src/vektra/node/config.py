@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vektra.common.keepalive import DEFAULT_INTERVAL_S, Keepalive
 from vektra.common.limits import Limits
 from vektra.node.engine import EngineConfig
 
@@ -22,8 +23,14 @@ class NodeConfig:
     max_map_bytes: int = 256 << 30
     checkpoint_interval_s: float = 30.0
     grace_s: float = 5.0
+    # Every process of a cluster should use the same value (see common/keepalive.py).
+    keepalive_interval_s: float = DEFAULT_INTERVAL_S
     exact_search_max: int = 4096
     post_filter_min_share: float = 0.3
+
+    @property
+    def keepalive(self) -> Keepalive:
+        return Keepalive(self.keepalive_interval_s)
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health
 
 from vektra.common.channels import NodeChannels
+from vektra.common.keepalive import Keepalive
 from vektra.common.serving import add_health, grpc_server, mark_serving, run_until_signalled
 from vektra.node.config import NodeConfig
 from vektra.node.engine import Engine
@@ -40,8 +41,12 @@ class NodeServer:
     health: health.aio.HealthServicer
 
 
-async def create_server(engine: Engine, listen: str, advertise: str | None = None) -> NodeServer:
-    server = grpc_server("node", engine.limits, [EpochInterceptor(engine)])
+async def create_server(
+    engine: Engine, listen: str, advertise: str | None = None, keepalive: Keepalive | None = None
+) -> NodeServer:
+    server = grpc_server(
+        "node", engine.limits, keepalive or Keepalive(), [EpochInterceptor(engine)]
+    )
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
@@ -69,10 +74,10 @@ async def _checkpoint_loop(engine: Engine, interval_s: float) -> None:
 
 async def serve(config: NodeConfig) -> None:
     engine = await asyncio.to_thread(Engine, config.engine_config())
-    node = await create_server(engine, config.listen, config.advertise)
+    node = await create_server(engine, config.listen, config.advertise, config.keepalive)
     log.info("node %s indexes: %s", engine.node_id, engine.recovery)
     checkpoints = asyncio.create_task(_checkpoint_loop(engine, config.checkpoint_interval_s))
-    channels = NodeChannels(engine.limits)
+    channels = NodeChannels(engine.limits, config.keepalive)
     handoff = asyncio.create_task(Handoff(engine, channels).run_forever())
 
     async def stop() -> None:

@@ -10,6 +10,7 @@ import grpc
 
 from vektra.common.channels import channel_options
 from vektra.common.errors import Unavailable
+from vektra.common.keepalive import Keepalive
 from vektra.common.limits import Limits
 from vektra.common.pb_cluster import map_from_pb
 from vektra.router.ring import RingView
@@ -22,8 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class MapWatcher:
-    def __init__(self, coordinator: str) -> None:
-        self._channel = grpc.aio.insecure_channel(coordinator, options=channel_options(Limits()))
+    def __init__(self, coordinator: str, keepalive: Keepalive) -> None:
+        self._channel = grpc.aio.insecure_channel(
+            coordinator, options=channel_options(Limits(), keepalive)
+        )
         self.coordinator = coordinator_pb2_grpc.CoordinatorStub(self._channel)  # type: ignore[no-untyped-call]
         self._view: RingView | None = None
         self.changed = asyncio.Event()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vektra.common.keepalive import DEFAULT_INTERVAL_S, Keepalive
+
 __all__ = ["RouterConfig"]
 
 
@@ -15,4 +17,10 @@ class RouterConfig:
     # Upper bound on any downstream call; a caller's shorter deadline wins.
     request_budget_s: float = 10.0
     metrics_listen: str | None = None
+    # Every process of a cluster should use the same value (see common/keepalive.py).
+    keepalive_interval_s: float = DEFAULT_INTERVAL_S
     grace_s: float = 5.0
+
+    @property
+    def keepalive(self) -> Keepalive:
+        return Keepalive(self.keepalive_interval_s)

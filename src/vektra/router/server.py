@@ -49,9 +49,9 @@ class RunningRouter:
 
 async def start(config: RouterConfig) -> RunningRouter:
     router_id = config.router_id or f"router-{uuid.uuid4().hex[:8]}"
-    maps = MapWatcher(config.coordinator)
-    channels = NodeChannels()
-    server = grpc_server("router", Limits())
+    maps = MapWatcher(config.coordinator, config.keepalive)
+    channels = NodeChannels(Limits(), config.keepalive)
+    server = grpc_server("router", Limits(), config.keepalive)
     port = server.add_insecure_port(config.listen)
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")

@@ -31,7 +31,7 @@ from vektra.common.errors import (
 from vektra.common.grpc_errors import from_rpc_error
 from vektra.common.hlc import HybridClock
 from vektra.common.limits import Limits
-from vektra.common.pb import schema_from_pb, schema_to_pb, version_to_pb
+from vektra.common.pb import schema_to_pb, version_to_pb
 from vektra.common.pb_cluster import state_to_pb
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
@@ -44,6 +44,7 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector, pack
 from vektra.node.epoch import STALE_EPOCH
+from vektra.router.admin import Admin
 from vektra.router.cluster_map import MapWatcher
 from vektra.router.gather import Coverage, merge_hits, merge_objects, version_of
 from vektra.router.ring import TOKEN_END, RingView
@@ -79,6 +80,7 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
         self, maps: MapWatcher, channels: NodeChannels, clock: HybridClock, budget_s: float
     ) -> None:
         self._maps = maps
+        self._admin = Admin(maps)
         self._channels = channels
         self._clock = clock
         self._budget_s = budget_s
@@ -168,24 +170,12 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
     async def CreateCollection(
         self, request: pb.CreateCollectionRequest, context: Ctx
     ) -> pb.CreateCollectionResponse:
-        schema_from_pb(request.schema).validated()  # reject bad input here already
-        try:
-            resp = await self._maps.coordinator.CreateCollection(
-                request, timeout=self._timeout(context)
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc) from exc
-        await self._maps.refresh()
-        return resp  # type: ignore[no-any-return]
+        return await self._admin.create_collection(request, self._timeout(context))
 
     async def DropCollection(
         self, request: pb.DropCollectionRequest, context: Ctx
     ) -> pb.DropCollectionResponse:
-        try:
-            await self._maps.coordinator.DropCollection(request, timeout=self._timeout(context))
-        except grpc.aio.AioRpcError as exc:
-            raise from_rpc_error(exc) from exc
-        await self._maps.refresh()
+        await self._admin.drop_collection(request, self._timeout(context))
         return pb.DropCollectionResponse()
 
     async def ListCollections(
