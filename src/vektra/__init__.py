@@ -1,26 +1,123 @@
 """Vektra: a distributed, sharded vector-object database.
 
-`from vektra import Client, AsyncClient` is the SDK's front door. The import
-root maps the role folders of the repository: `vektra.common`, `vektra.node`,
-`vektra.router`, `vektra.coordinator`, `vektra.client`, and the generated API
+The SDK's front door:
+
+    from vektra import Client
+
+    with Client("127.0.0.1:7700") as c:
+        hits = c.collection("docs").search(vector, k=10)
+
+`Client` and `AsyncClient` (and their per-collection handles) make the calls;
+the models are the values they return; the errors are what they raise, one
+class per gRPC status code, all subclasses of `VektraError`. The SDK itself
+is `vektra.client`; the servers are `vektra.node`, `vektra.router` and
+`vektra.coordinator`, the command line `vektra.cli`, and the generated API
 `vektra.v1`.
+
+Names are loaded on first use, so `import vektra` (and the `vektra` command's
+start) costs nothing and never imports a server.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-__all__ = ["AsyncClient", "Client", "__version__"]
+__all__ = [
+    "AlreadyExists",
+    "AsyncClient",
+    "AsyncCollection",
+    "Client",
+    "ClusterStatus",
+    "Collection",
+    "Coverage",
+    "DataLoss",
+    "DeadlineExceeded",
+    "DeleteResult",
+    "FailedPrecondition",
+    "Hit",
+    "Internal",
+    "InvalidArgument",
+    "NodeStatus",
+    "NotFound",
+    "Object",
+    "PermissionDenied",
+    "QueryResult",
+    "ResourceExhausted",
+    "SearchPlan",
+    "SearchResult",
+    "Unauthenticated",
+    "Unavailable",
+    "UpsertResult",
+    "VektraError",
+    "Version",
+    "__version__",
+]
+
+_ERRORS = (
+    "AlreadyExists",
+    "DataLoss",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "VektraError",
+)
+# Where each public name lives.
+_HOME = {
+    **dict.fromkeys(_ERRORS, "vektra.common.errors"),
+    **{name: "vektra.client" for name in __all__ if name not in _ERRORS and name != "__version__"},
+}
+
+if TYPE_CHECKING:
+    from vektra.client import (
+        AsyncClient,
+        AsyncCollection,
+        Client,
+        ClusterStatus,
+        Collection,
+        Coverage,
+        DeleteResult,
+        Hit,
+        NodeStatus,
+        Object,
+        QueryResult,
+        SearchPlan,
+        SearchResult,
+        UpsertResult,
+        Version,
+    )
+    from vektra.common.errors import (
+        AlreadyExists,
+        DataLoss,
+        DeadlineExceeded,
+        FailedPrecondition,
+        Internal,
+        InvalidArgument,
+        NotFound,
+        PermissionDenied,
+        ResourceExhausted,
+        Unauthenticated,
+        Unavailable,
+        VektraError,
+    )
 
 
 def __getattr__(name: str) -> object:
-    # Imported lazily so `import vektra.node` does not pull in the SDK.
-    if name == "Client":
-        from vektra.client import Client
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'vektra' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # found once, then an ordinary attribute
+    return value
 
-        return Client
-    if name == "AsyncClient":
-        from vektra.client import AsyncClient
 
-        return AsyncClient
-    raise AttributeError(f"module 'vektra' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(__all__)
