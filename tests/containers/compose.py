@@ -10,6 +10,7 @@ both versions set.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,7 @@ import docker
 from docker.models.containers import Container
 from testcontainers.compose import DockerCompose
 
-__all__ = ["ComposeCluster", "docker_answers", "free_port"]
+__all__ = ["ComposeCluster", "cannot_build", "docker_answers", "free_port"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,6 +33,31 @@ def docker_answers() -> str | None:
         docker.from_env(timeout=5).ping()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+# The base images deploy/build-image.sh can build on (see its --help).
+_BASES = ("python:3.11-slim-bookworm", "vektra-base:bookworm")
+
+
+def cannot_build() -> str | None:
+    """None when this user can build the image, else why not and what to do.
+
+    The image builds on a base image the engine already has; without one,
+    deploy/build-base-image.sh makes one from Debian's packages, which needs
+    root (the root file system's files belong to root)."""
+    api = docker.from_env(timeout=10)
+    for base in _BASES:
+        try:
+            api.images.get(base)
+            return None
+        except docker.errors.ImageNotFound:
+            continue
+    if os.geteuid() != 0:
+        return (
+            f"no base image ({' or '.join(_BASES)}) and building one needs root: "
+            "run `sudo make image` once, or load python:3.11-slim-bookworm"
+        )
     return None
 
 
@@ -73,8 +99,6 @@ class ComposeCluster(DockerCompose):
         self, cmd: str | list[str], context: str | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         # The project's settings (image, published ports) go in the environment.
-        import os
-
         return subprocess.run(
             cmd,
             capture_output=True,

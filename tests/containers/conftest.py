@@ -1,5 +1,6 @@
 """Container suite fixtures: the image (built once per run) and the compose
-cluster. Skips only when no Docker engine answers — and then says so loudly."""
+cluster. Skips only when no Docker engine answers or this user cannot build
+the image — and then says so loudly, with what to do."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.containers.compose import REPO, ComposeCluster, docker_answers, free_port
+from tests.containers.compose import (
+    REPO,
+    ComposeCluster,
+    cannot_build,
+    docker_answers,
+    free_port,
+)
 
 SERVICES = ["coordinator", "node-1", "node-2", "node-3", "router-1", "router-2"]
 _skipped: list[str] = []
@@ -20,8 +27,13 @@ _skipped: list[str] = []
 def image() -> str:
     reason = docker_answers()
     if reason is not None:
+        why = f"no Docker engine answers ({reason})"
+        _skipped.append(why)
+        pytest.skip(f"{why}: container tests NOT run")
+    reason = cannot_build()
+    if reason is not None:
         _skipped.append(reason)
-        pytest.skip(f"no Docker engine answers ({reason}): container tests NOT run")
+        pytest.skip(f"{reason}: container tests NOT run")
     name = os.environ.get("VEKTRA_TEST_IMAGE", "vektra:dev")
     # Reuses the image when the sources have not changed (one build per run).
     done = subprocess.run(
@@ -65,7 +77,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _skipped:
         bar = "!" * 78
         terminalreporter.write_line(bar, red=True)
-        terminalreporter.write_line(
-            f"CONTAINER TESTS SKIPPED: no Docker engine answered ({_skipped[0]})", red=True
-        )
+        terminalreporter.write_line(f"CONTAINER TESTS SKIPPED: {_skipped[0]}", red=True)
         terminalreporter.write_line(bar, red=True)
