@@ -6,12 +6,14 @@
 Starts N storage nodes, then a coordinator that knows them, then a router on
 HOST:PORT, each as a child process (`vektra.common.launcher`: `python -m
 vektra.cli.main serve ...`, in its own process group) with its log in
-DIR/logs/. Once the router reports every node active it prints
-the router's address, a status table and `VEKTRA_READY up router HOST:PORT`,
-then waits. SIGINT (Ctrl-C), SIGTERM or SIGHUP stop the router, the
+DIR/logs/. Once the router reports every node active it prints the router's
+address, a status table and `VEKTRA_READY up router HOST:PORT`, then
+supervises (`vektra.cli.supervise`): a child that dies is started again on
+the same address after a backoff (0.5 s doubling to 30 s), each time said in
+one line on stderr. SIGINT (Ctrl-C), SIGTERM or SIGHUP stop the router, the
 coordinator and the nodes, in that order, each with SIGTERM (SIGKILL after a
-grace period), and `up` exits 0. If a child dies on its own, the others are
-stopped and `up` exits 1 showing the end of that child's log.
+grace period), and `up` exits 0. A child that dies before the cluster is up
+stops the others, and `up` exits 1 showing the end of that child's log.
 
 Restarting on the same DIR keeps the data, and the nodes and coordinator get
 their previous ports back when those are free (DIR/up.json remembers them), so
@@ -35,6 +37,7 @@ from typing import IO, Any
 import psutil
 
 from vektra.cli.commands import CliError, status_table
+from vektra.cli.supervise import Supervisor
 from vektra.client._sync import Client
 from vektra.client.models import ClusterStatus
 from vektra.common.launcher import (
@@ -241,7 +244,7 @@ class LocalCluster:
     # ------------------------------------------------------------ run and stop
 
     def check_alive(self) -> None:
-        """A child that died fails the whole `up`."""
+        """While starting up, a child that dies fails the whole `up`."""
         for child in self.children:
             code = child.returncode
             if code is not None:
@@ -292,6 +295,10 @@ def _lock(data_dir: Path) -> IO[str]:
     return handle
 
 
+def _say(line: str) -> None:
+    print(f"vektra up: {line}", file=sys.stderr, flush=True)
+
+
 def _report_failure(exc: ChildFailed, log_dir: Path) -> None:
     child = exc.child
     print(f"vektra up: {exc}; end of {child.log_path}:", file=sys.stderr)
@@ -329,8 +336,9 @@ def run_up(args: argparse.Namespace) -> int:
             status = cluster.wait_healthy(stop)
             assert cluster.router is not None
             _announce(cluster.router.address or "", data_dir, status)
-            while not stop.wait(0.5):
-                cluster.check_alive()
+            supervisor = Supervisor(cluster.children, report=_say, on_change=cluster.save_state)
+            while not stop.wait(0.25):
+                supervisor.tick()
             print("vektra up: stopping", file=sys.stderr)
             return 0
         except Stopped:
