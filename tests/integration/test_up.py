@@ -1,7 +1,7 @@
 """`vektra up`: a local cluster of real processes (3 nodes, a coordinator and a
 router) started, used through the SDK, restarted on the same data and stopped
 cleanly by SIGTERM, leaving no process behind; a child that dies is started
-again."""
+again; a busy router port is refused before anything starts."""
 
 from __future__ import annotations
 
@@ -270,3 +270,26 @@ def test_up_retries_a_node_on_its_own_address_and_stops_promptly_in_a_backoff(
         up.proc.send_signal(signal.SIGINT)
         assert up.proc.wait(timeout=10) == 0, up.output()
     _assert_gone(children)
+
+
+def test_up_on_a_busy_port_fails_before_starting_anything(tmp_path: Path) -> None:
+    data_dir = tmp_path / "cluster"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "vektra.cli.main", "up",
+                "--data-dir", str(data_dir), "--port", str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"vektra: port {port} on 127.0.0.1 is in use (another vektra up? pick --port)"
+    ]
+    assert not (data_dir / "logs").exists(), "no child was started"
+    assert not (data_dir / "up.json").exists()

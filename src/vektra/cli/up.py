@@ -3,7 +3,8 @@
     vektra up [--nodes 3] [--rf 2] [--data-dir ./vektra-data] [--port 7700] [--host 127.0.0.1]
               [--stop-timeout-s 30]
 
-Starts N storage nodes, then a coordinator that knows them, then a router on
+Checks that HOST:PORT is free (exit 2 if not, before anything starts), then
+starts N storage nodes, then a coordinator that knows them, then a router on
 HOST:PORT, each as a child process (`vektra.common.launcher`: `python -m
 vektra.cli.main serve ...`, in its own process group) with its log in
 DIR/logs/. Once the router reports every node active it prints the router's
@@ -24,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import fcntl
 import json
 import signal
+import socket
 import sys
 import threading
 import time
@@ -49,7 +52,7 @@ from vektra.common.launcher import (
     with_listen,
 )
 
-__all__ = ["ChildFailed", "LocalCluster", "add_up_command", "run_up"]
+__all__ = ["ChildFailed", "LocalCluster", "add_up_command", "check_port_free", "run_up"]
 
 _STATE_FILE = "up.json"
 _LOCK_FILE = "up.lock"
@@ -79,6 +82,29 @@ def _wait_ready(child: ServerChild, stop: threading.Event, timeout_s: float = 60
         raise ChildFailed(child, f"{describe_exit(exc.code)} while starting", exc.code) from None
     except NotReady:
         raise ChildFailed(child, f"did not report ready within {timeout_s:.0f} s") from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before anything starts when the router's HOST:PORT is taken, rather
+    than after the nodes and the coordinator are up. Only "in use" is judged
+    here; any other reason a bind fails is left for the router to report."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            # As the gRPC server does: a port only in TIME_WAIT is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise CliError(
+                        f"port {port} on {host} is in use (another vektra up? pick --port)"
+                    ) from None
 
 
 def _port_of(address: str | None, host: str) -> int:
@@ -326,6 +352,8 @@ def run_up(args: argparse.Namespace) -> int:
         if stale:
             pids = " ".join(map(str, stale))
             raise CliError(f"processes of an earlier `vektra up` on {data_dir} still run: {pids}")
+        # Only the router's port: the others' remembered ports are preferences.
+        check_port_free(args.host, args.port)
         print(
             f"vektra up: starting {args.nodes} nodes, a coordinator and a router "
             f"(data in {data_dir}, logs in {cluster.log_dir})",
