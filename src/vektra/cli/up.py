@@ -390,18 +390,46 @@ def _announce(router: str, data_dir: Path, status: ClusterStatus) -> None:
 
 
 def add_up_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    up = sub.add_parser("up", help="run a local cluster (nodes, coordinator, router)")
-    up.add_argument("--nodes", type=int, default=3, help="storage nodes (default 3)")
-    up.add_argument(
-        "--rf", type=int, help="default replication factor (default 2, or 1 with one node)"
+    up = sub.add_parser(
+        "up",
+        help="run a local cluster (nodes, coordinator, router)",
+        description="Run a whole cluster on this machine in the foreground: storage nodes, "
+        "a coordinator and a router, each a child process with its log in DATA_DIR/logs. "
+        "A child that dies is restarted on the same address, with backoff. Ctrl-C, SIGTERM "
+        "or SIGHUP stop the router, the coordinator and the nodes, in that order. Running "
+        "it again on the same --data-dir keeps the data.",
     )
     up.add_argument(
-        "--data-dir", type=Path, default=Path("./vektra-data"), help="kept across restarts"
+        "--nodes", type=int, default=3, help="number of storage nodes (default: %(default)s)"
     )
-    up.add_argument("--port", type=int, default=7700, help="router port (0 picks a free one)")
-    up.add_argument("--host", default="127.0.0.1", help="interface every process listens on")
     up.add_argument(
-        "--stop-timeout-s", type=float, default=30.0, help="SIGKILL a child after this long"
+        "--rf",
+        type=int,
+        help="replication factor of collections that name none (default: 2, or 1 with one node)",
+    )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("./vektra-data"),
+        help="where the nodes and the coordinator keep their data and logs, kept across "
+        "restarts (default: ./vektra-data)",
+    )
+    up.add_argument(
+        "--port",
+        type=int,
+        default=7700,
+        help="the router's port, the one clients use; 0 picks a free one (default: %(default)s)",
+    )
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface every process listens on (default: %(default)s)",
+    )
+    up.add_argument(
+        "--stop-timeout-s",
+        type=float,
+        default=30.0,
+        help="seconds a child has to stop on SIGTERM before SIGKILL (default: %(default)g)",
     )
     up.set_defaults(run=run_up)
 
