@@ -1,6 +1,7 @@
 """`vektra up`: a local cluster of real processes (3 nodes, a coordinator and a
 router) started, used through the SDK, restarted on the same data and stopped
-cleanly by SIGTERM, leaving no process behind."""
+cleanly by SIGTERM, leaving no process behind; a child that dies is started
+again; a busy router port is refused before anything starts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -190,3 +192,104 @@ def test_up_refuses_a_second_up_on_the_same_folder(ups: list[Up], tmp_path: Path
     assert second.returncode == 2
     assert "another `vektra up` is running" in second.stderr
     assert first.terminate() == 0
+
+
+def test_up_restarts_a_node_that_dies_and_keeps_running(ups: list[Up], tmp_path: Path) -> None:
+    data_dir = tmp_path / "cluster"
+    up = Up(data_dir, tmp_path / "up.log")
+    ups.append(up)
+    address = up.wait_ready()
+    rng = np.random.default_rng(5)
+    with Client(address, timeout_s=60) as c:
+        c.create_collection(
+            "docs", vectors={"embedding": {"dim": DIM, "metric": "l2"}}, replication_factor=2
+        )
+        ids = [f"d{i}" for i in range(20)]
+        c.collection("docs").upsert(ids=ids, vectors=rng.normal(size=(20, DIM)).astype(np.float32))
+
+    before = json.loads((data_dir / "up.json").read_text())["node-1"]
+    os.kill(before["pid"], signal.SIGKILL)
+
+    def restarted() -> str | None:
+        lines = up.log.read_text().splitlines()
+        return next((line for line in lines if "node-1 restarted on" in line), None)
+
+    line = str(wait_until(restarted, 60, "vektra up reports node-1 restarted"))
+    assert line == f"vektra up: node-1 restarted on {before['address']} (pid {line.split()[-1]}", (
+        line
+    )
+    err = up.log.read_text()
+    exited = next(line for line in err.splitlines() if "node-1 exited" in line)
+    assert exited == (
+        "vektra up: node-1 exited with code -9 (SIGKILL); restarting in 0.5 s "
+        f"(log: {data_dir / 'logs' / 'node-1.log'})"
+    ), exited
+    after = json.loads((data_dir / "up.json").read_text())["node-1"]
+    assert after["address"] == before["address"] and after["pid"] != before["pid"]
+    assert psutil.pid_exists(after["pid"])
+
+    def node_1_serves_again() -> bool:
+        with Client(address, timeout_s=5, retries=0) as c:
+            status = c.cluster_status()
+        states = {n.id: n.state for n in status.nodes}
+        # Every copy counted: node-1 answered from its own store again.
+        return states["node-1"] == "active" and sum(n.objects or 0 for n in status.nodes) == 40
+
+    wait_until(node_1_serves_again, 60, "node-1 is active and counted again")
+    assert up.proc.poll() is None, "vektra up keeps running"
+    children = up.children()
+    assert len(children) == 5, [c.cmdline() for c in children]
+    assert up.terminate() == 0, up.output()
+    _assert_gone(children)
+
+
+def test_up_retries_a_node_on_its_own_address_and_stops_promptly_in_a_backoff(
+    ups: list[Up], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "cluster"
+    up = Up(data_dir, tmp_path / "up.log", "--nodes", "1", "--rf", "1")
+    ups.append(up)
+    up.wait_ready()
+    before = json.loads((data_dir / "up.json").read_text())["node-0"]
+    host, port = before["address"].rsplit(":", 1)
+    os.kill(before["pid"], signal.SIGKILL)
+    with socket.socket() as squatter:
+        # Take the node's port before its first restart (0.5 s after up notices).
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        wait_until(lambda: squatter.bind((host, int(port))) or True, 5, "the node's port is free")
+        squatter.listen()
+        wait_until(lambda: "restarting in 2 s" in up.log.read_text(), 30, "two failed restarts")
+        err = up.log.read_text()
+        assert err.count("node-0 exited with code 1 while starting") >= 2, err
+        assert "trying a free port" not in err
+        assert (
+            json.loads((data_dir / "up.json").read_text())["node-0"]["address"] == before["address"]
+        )
+        children = up.children()
+        # Ctrl-C in the middle of a backoff.
+        up.proc.send_signal(signal.SIGINT)
+        assert up.proc.wait(timeout=10) == 0, up.output()
+    _assert_gone(children)
+
+
+def test_up_on_a_busy_port_fails_before_starting_anything(tmp_path: Path) -> None:
+    data_dir = tmp_path / "cluster"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "vektra.cli.main", "up",
+                "--data-dir", str(data_dir), "--port", str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"vektra: port {port} on 127.0.0.1 is in use (another vektra up? pick --port)"
+    ]
+    assert not (data_dir / "logs").exists(), "no child was started"
+    assert not (data_dir / "up.json").exists()

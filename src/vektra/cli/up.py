@@ -3,14 +3,18 @@
     vektra up [--nodes 3] [--rf 2] [--data-dir ./vektra-data] [--port 7700] [--host 127.0.0.1]
               [--stop-timeout-s 30]
 
-Starts N storage nodes, then a coordinator that knows them, then a router on
-HOST:PORT, each as a child process (`python -m vektra.cli.main serve ...`)
-with its log in DIR/logs/. Once the router reports every node active it prints
-the router's address, a status table and `VEKTRA_READY up router HOST:PORT`,
-then waits. SIGINT (Ctrl-C), SIGTERM or SIGHUP stop the router, the
+Checks that HOST:PORT is free (exit 2 if not, before anything starts), then
+starts N storage nodes, then a coordinator that knows them, then a router on
+HOST:PORT, each as a child process (`vektra.common.launcher`: `python -m
+vektra.cli.main serve ...`, in its own process group) with its log in
+DIR/logs/. Once the router reports every node active it prints the router's
+address, a status table and `VEKTRA_READY up router HOST:PORT`, then
+supervises (`vektra.cli.supervise`): a child that dies is started again on
+the same address after a backoff (0.5 s doubling to 30 s), each time said in
+one line on stderr. SIGINT (Ctrl-C), SIGTERM or SIGHUP stop the router, the
 coordinator and the nodes, in that order, each with SIGTERM (SIGKILL after a
-grace period), and `up` exits 0. If a child dies on its own, the others are
-stopped and `up` exits 1 showing the end of that child's log.
+grace period), and `up` exits 0. A child that dies before the cluster is up
+stops the others, and `up` exits 1 showing the end of that child's log.
 
 Restarting on the same DIR keeps the data, and the nodes and coordinator get
 their previous ports back when those are free (DIR/up.json remembers them), so
@@ -21,11 +25,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import fcntl
 import json
-import os
 import signal
-import subprocess
+import socket
 import sys
 import threading
 import time
@@ -36,10 +40,19 @@ from typing import IO, Any
 import psutil
 
 from vektra.cli.commands import CliError, status_table
+from vektra.cli.supervise import Supervisor
 from vektra.client._sync import Client
 from vektra.client.models import ClusterStatus
+from vektra.common.launcher import (
+    ExitedEarly,
+    NotReady,
+    ServerChild,
+    StartInterrupted,
+    describe_exit,
+    with_listen,
+)
 
-__all__ = ["Child", "ChildFailed", "LocalCluster", "add_up_command", "run_up"]
+__all__ = ["ChildFailed", "LocalCluster", "add_up_command", "check_port_free", "run_up"]
 
 _STATE_FILE = "up.json"
 _LOCK_FILE = "up.lock"
@@ -47,111 +60,51 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class ChildFailed(Exception):
-    """A child exited (or never became ready) while it should be serving."""
+    """A child exited (or never became ready) while the cluster was starting."""
 
-    def __init__(self, child: Child, why: str) -> None:
+    def __init__(self, child: ServerChild, why: str, code: int | None = None) -> None:
         super().__init__(f"{child.name} {why}")
         self.child = child
+        self.code = code  # the exit code, if it exited
 
 
 class Stopped(Exception):
     """A stop signal arrived while starting up."""
 
 
-class Child:
-    """One server process: its stdout is read by a thread (for the
-    VEKTRA_READY line, and copied to the log), its stderr goes to the log."""
+def _wait_ready(child: ServerChild, stop: threading.Event, timeout_s: float = 60.0) -> str:
+    """The launcher's wait, in the terms `up` reports."""
+    try:
+        return child.wait_ready(timeout_s, stop)
+    except StartInterrupted:
+        raise Stopped from None
+    except ExitedEarly as exc:
+        raise ChildFailed(child, f"{describe_exit(exc.code)} while starting", exc.code) from None
+    except NotReady:
+        raise ChildFailed(child, f"did not report ready within {timeout_s:.0f} s") from None
 
-    def __init__(self, name: str, args: list[str], log_path: Path, log_level: str) -> None:
-        self.name = name
-        self.args = args
-        self.log_path = log_path
-        self.log_level = log_level
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.address: str | None = None
-        self.server_id: str | None = None
-        self._ready = threading.Event()
-        self._reader: threading.Thread | None = None
 
-    @property
-    def argv(self) -> list[str]:
-        cli = [sys.executable, "-m", "vektra.cli.main", "--log-level", self.log_level]
-        return [*cli, "serve", *self.args]
-
-    def start(self) -> None:
-        self._ready.clear()
-        self.address = None
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== vektra up: {' '.join(self.argv)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                # Its own process group: Ctrl-C in the terminal reaches only
-                # `up`, which then stops the children in order.
-                process_group=0,
-            )
-        self._reader = threading.Thread(target=self._read, name=f"{self.name}-stdout", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        # Read to the end even after the ready line: a full pipe would block the child.
-        with self.log_path.open("ab") as log:
-            for raw in self.proc.stdout:
-                log.write(raw)
-                log.flush()
-                parts = raw.decode(errors="replace").split()
-                if len(parts) == 4 and parts[0] == "VEKTRA_READY" and not self._ready.is_set():
-                    self.server_id, self.address = parts[2], parts[3]
-                    self._ready.set()
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def wait_ready(self, timeout_s: float, stop: threading.Event) -> str:
-        deadline = time.monotonic() + timeout_s
-        while not self._ready.wait(0.1):
-            if stop.is_set():
-                raise Stopped
-            if not self.running():
-                raise ChildFailed(self, f"exited with code {self.returncode} while starting")
-            if time.monotonic() > deadline:
-                raise ChildFailed(self, f"did not report ready within {timeout_s:.0f} s")
-        assert self.address is not None
-        return self.address
-
-    def terminate(self) -> None:
-        if self.running():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGTERM)
-
-    def wait_stopped(self, timeout_s: float) -> int:
-        """Wait for the exit; SIGKILL after `timeout_s`. Returns the exit code."""
-        assert self.proc is not None
-        try:
-            code = self.proc.wait(timeout=max(0.0, timeout_s))
-        except subprocess.TimeoutExpired:
-            print(f"vektra up: {self.name} did not stop in time; killing it", file=sys.stderr)
-            self.proc.kill()
-            code = self.proc.wait()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-        return code
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text[-lines:])
+def check_port_free(host: str, port: int) -> None:
+    """Fail before anything starts when the router's HOST:PORT is taken, rather
+    than after the nodes and the coordinator are up. Only "in use" is judged
+    here; any other reason a bind fails is left for the router to report."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            # As the gRPC server does: a port only in TIME_WAIT is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise CliError(
+                        f"port {port} on {host} is in use (another vektra up? pick --port)"
+                    ) from None
 
 
 def _port_of(address: str | None, host: str) -> int:
@@ -174,15 +127,15 @@ class LocalCluster:
         self.host = host
         self.port = port
         self.log_level = log_level
-        self.nodes: list[Child] = []
-        self.coordinator: Child | None = None
-        self.router: Child | None = None
+        self.nodes: list[ServerChild] = []
+        self.coordinator: ServerChild | None = None
+        self.router: ServerChild | None = None
         self._previous = self._load_state()
 
     # ------------------------------------------------------------ state file
 
     @property
-    def children(self) -> list[Child]:
+    def children(self) -> list[ServerChild]:
         tail = [c for c in (self.coordinator, self.router) if c is not None]
         return [*self.nodes, *tail]
 
@@ -226,59 +179,68 @@ class LocalCluster:
 
     # ------------------------------------------------------------ start
 
-    def _launch(self, name: str, args: list[str], port: int) -> Child:
-        listen = ["--listen", f"{self.host}:{port}"]
-        child = Child(name, [*args, *listen], self.log_dir / f"{name}.log", self.log_level)
-        child.start()
+    def _launch(self, name: str, role: str, args: list[str], port: int) -> ServerChild:
+        child = ServerChild(
+            name,
+            role,
+            with_listen(args, f"{self.host}:{port}"),
+            self.log_dir / f"{name}.log",
+            log_level=self.log_level,
+            own_process_group=True,
+        )
+        child.spawn()
         return child
 
-    def _await(self, child: Child, args: list[str], port: int, stop: threading.Event) -> Child:
+    def _await(self, child: ServerChild, port: int, stop: threading.Event) -> None:
         """Wait for a child started on a remembered port; if it exits instead
         (most likely something else took the port meanwhile), start it once
-        more on a free port."""
+        more on a free port: before the cluster is up, a remembered port is
+        only a preference. The same ServerChild is started again, so the
+        cluster still stops it whatever happens."""
         try:
-            child.wait_ready(60, stop)
-            return child
-        except ChildFailed:
-            if not port or child.running():
+            _wait_ready(child, stop)
+            return
+        except ChildFailed as exc:
+            if not port or exc.code is None:
                 raise
         print(f"vektra up: {child.name} failed on port {port}; trying a free port", file=sys.stderr)
-        fresh = self._launch(child.name, args, 0)
-        fresh.wait_ready(60, stop)
-        return fresh
+        child.args = with_listen(child.args, f"{self.host}:0")
+        child.spawn()
+        self.save_state()
+        _wait_ready(child, stop)
 
     def start(self, stop: threading.Event) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # Nodes start side by side (each may be replaying its log), then each
-        # is awaited.
+        # is awaited. Stable node ids: a node started again is the same member.
         node_args = {
-            f"node-{i}": ["node", "--data-dir", str(self.data_dir / f"node-{i}")]
+            f"node-{i}": ["--data-dir", str(self.data_dir / f"node-{i}"), "--node-id", f"node-{i}"]
             for i in range(self.n_nodes)
         }
-        for name, args in node_args.items():
-            args += ["--node-id", name]  # stable ids: a restart is the same member
         ports = {name: self._remembered_port(name) for name in node_args}
-        self.nodes = [self._launch(name, args, ports[name]) for name, args in node_args.items()]
+        self.nodes = [
+            self._launch(name, "node", args, ports[name]) for name, args in node_args.items()
+        ]
         self.save_state()
-        for i, child in enumerate(self.nodes):
-            self.nodes[i] = self._await(child, node_args[child.name], ports[child.name], stop)
+        for child in self.nodes:
+            self._await(child, ports[child.name], stop)
         self.save_state()
 
-        coord_args = ["coordinator", "--data-dir", str(self.data_dir / "coordinator")]
+        coord_args = ["--data-dir", str(self.data_dir / "coordinator")]
         for node in self.nodes:
             coord_args += ["--node", str(node.address)]
         coord_args += ["--default-rf", str(self.rf)]
         port = self._remembered_port("coordinator")
-        self.coordinator = self._launch("coordinator", coord_args, port)
+        self.coordinator = self._launch("coordinator", "coordinator", coord_args, port)
         self.save_state()
-        self.coordinator = self._await(self.coordinator, coord_args, port, stop)
+        self._await(self.coordinator, port, stop)
         self.save_state()
 
         # The router's port is the user's to choose: no fallback there.
-        router_args = ["router", "--coordinator", str(self.coordinator.address)]
-        self.router = self._launch("router", router_args, self.port)
+        router_args = ["--coordinator", str(self.coordinator.address)]
+        self.router = self._launch("router", "router", router_args, self.port)
         self.save_state()
-        self.router.wait_ready(60, stop)
+        _wait_ready(self.router, stop)
         self.save_state()
 
     def wait_healthy(self, stop: threading.Event, timeout_s: float = 60.0) -> ClusterStatus:
@@ -308,13 +270,19 @@ class LocalCluster:
     # ------------------------------------------------------------ run and stop
 
     def check_alive(self) -> None:
+        """While starting up, a child that dies fails the whole `up`."""
         for child in self.children:
-            if child.proc is not None and not child.running():
-                raise ChildFailed(child, f"exited with code {child.returncode}")
+            code = child.returncode
+            if code is not None:
+                raise ChildFailed(child, describe_exit(code), code)
 
     def stop(self, timeout_s: float) -> None:
         """Router, then coordinator, then all nodes together."""
-        groups: list[Sequence[Child | None]] = [[self.router], [self.coordinator], self.nodes]
+        groups: list[Sequence[ServerChild | None]] = [
+            [self.router],
+            [self.coordinator],
+            self.nodes,
+        ]
         for group in groups:
             # Children that already exited were reported when they were found dead.
             children = [c for c in group if c is not None and c.running()]
@@ -323,8 +291,13 @@ class LocalCluster:
             deadline = time.monotonic() + timeout_s
             for child in children:
                 code = child.wait_stopped(deadline - time.monotonic())
-                if code not in (0, -signal.SIGTERM):
-                    print(f"vektra up: {child.name} exited with code {code}", file=sys.stderr)
+                if child.killed_after_grace:
+                    print(
+                        f"vektra up: {child.name} did not stop within {timeout_s:g} s; killed it",
+                        file=sys.stderr,
+                    )
+                elif code not in (0, -signal.SIGTERM, None):
+                    print(f"vektra up: {child.name} {describe_exit(code)}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -346,6 +319,10 @@ def _lock(data_dir: Path) -> IO[str]:
         handle.close()
         raise CliError(f"another `vektra up` is running on {data_dir}") from None
     return handle
+
+
+def _say(line: str) -> None:
+    print(f"vektra up: {line}", file=sys.stderr, flush=True)
 
 
 def _report_failure(exc: ChildFailed, log_dir: Path) -> None:
@@ -375,6 +352,8 @@ def run_up(args: argparse.Namespace) -> int:
         if stale:
             pids = " ".join(map(str, stale))
             raise CliError(f"processes of an earlier `vektra up` on {data_dir} still run: {pids}")
+        # Only the router's port: the others' remembered ports are preferences.
+        check_port_free(args.host, args.port)
         print(
             f"vektra up: starting {args.nodes} nodes, a coordinator and a router "
             f"(data in {data_dir}, logs in {cluster.log_dir})",
@@ -385,8 +364,9 @@ def run_up(args: argparse.Namespace) -> int:
             status = cluster.wait_healthy(stop)
             assert cluster.router is not None
             _announce(cluster.router.address or "", data_dir, status)
-            while not stop.wait(0.5):
-                cluster.check_alive()
+            supervisor = Supervisor(cluster.children, report=_say, on_change=cluster.save_state)
+            while not stop.wait(0.25):
+                supervisor.tick()
             print("vektra up: stopping", file=sys.stderr)
             return 0
         except Stopped:
@@ -410,18 +390,46 @@ def _announce(router: str, data_dir: Path, status: ClusterStatus) -> None:
 
 
 def add_up_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    up = sub.add_parser("up", help="run a local cluster (nodes, coordinator, router)")
-    up.add_argument("--nodes", type=int, default=3, help="storage nodes (default 3)")
-    up.add_argument(
-        "--rf", type=int, help="default replication factor (default 2, or 1 with one node)"
+    up = sub.add_parser(
+        "up",
+        help="run a local cluster (nodes, coordinator, router)",
+        description="Run a whole cluster on this machine in the foreground: storage nodes, "
+        "a coordinator and a router, each a child process with its log in DATA_DIR/logs. "
+        "A child that dies is restarted on the same address, with backoff. Ctrl-C, SIGTERM "
+        "or SIGHUP stop the router, the coordinator and the nodes, in that order. Running "
+        "it again on the same --data-dir keeps the data.",
     )
     up.add_argument(
-        "--data-dir", type=Path, default=Path("./vektra-data"), help="kept across restarts"
+        "--nodes", type=int, default=3, help="number of storage nodes (default: %(default)s)"
     )
-    up.add_argument("--port", type=int, default=7700, help="router port (0 picks a free one)")
-    up.add_argument("--host", default="127.0.0.1", help="interface every process listens on")
     up.add_argument(
-        "--stop-timeout-s", type=float, default=30.0, help="SIGKILL a child after this long"
+        "--rf",
+        type=int,
+        help="replication factor of collections that name none (default: 2, or 1 with one node)",
+    )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("./vektra-data"),
+        help="where the nodes and the coordinator keep their data and logs, kept across "
+        "restarts (default: ./vektra-data)",
+    )
+    up.add_argument(
+        "--port",
+        type=int,
+        default=7700,
+        help="the router's port, the one clients use; 0 picks a free one (default: %(default)s)",
+    )
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface every process listens on (default: %(default)s)",
+    )
+    up.add_argument(
+        "--stop-timeout-s",
+        type=float,
+        default=30.0,
+        help="seconds a child has to stop on SIGTERM before SIGKILL (default: %(default)g)",
     )
     up.set_defaults(run=run_up)
 
