@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -17,9 +19,12 @@ from vektra.common.limits import Limits
 from vektra.common.metrics import serve_metrics
 
 __all__ = [
+    "ListenError",
     "add_health",
     "grpc_server",
+    "listen_on",
     "mark_serving",
+    "run_server",
     "run_until_signalled",
     "server_options",
 ]
@@ -35,6 +40,36 @@ def server_options(limits: Limits, keepalive: Keepalive) -> list[tuple[str, int]
         # A second process on the same port must fail, not share it.
         ("grpc.so_reuseport", 0),
     ]
+
+
+class ListenError(OSError):
+    """The server cannot bind its address (in use, or not this machine's)."""
+
+
+def listen_on(server: grpc.aio.Server, address: str) -> int:
+    """Bind `address`; the bound port (port 0 picks one)."""
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:  # grpc raises this when the port is taken
+        raise ListenError(f"cannot listen on {address}: {_why(exc)}") from None
+    if port == 0:
+        raise ListenError(f"cannot listen on {address}")
+    return int(port)
+
+
+def _why(exc: RuntimeError) -> str:
+    text = str(exc)
+    return "address in use (is another server running there?)" if "bind" in text.lower() else text
+
+
+def run_server(main: Coroutine[Any, Any, None]) -> int:
+    """Run a server's main coroutine; a bind failure is one line, exit 2."""
+    try:
+        asyncio.run(main)
+    except ListenError as exc:
+        print(f"vektra: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def grpc_server(

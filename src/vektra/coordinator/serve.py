@@ -11,7 +11,6 @@ Settings come from the defaults, then the `coordinator:` section of
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vektra.common.serving import run_server
     from vektra.coordinator.server import serve
 
     config = load_config(
@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
             "metrics_listen": args.metrics_listen,
         },
     )
-    asyncio.run(serve(config))
-    return 0
+    return run_server(serve(config))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "vektra serve coordinator") -> int:

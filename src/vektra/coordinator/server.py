@@ -18,7 +18,13 @@ from grpc_health.v1 import health
 from vektra.common.channels import NodeChannels
 from vektra.common.limits import Limits
 from vektra.common.membership import ClusterMap
-from vektra.common.serving import add_health, grpc_server, mark_serving, run_until_signalled
+from vektra.common.serving import (
+    add_health,
+    grpc_server,
+    listen_on,
+    mark_serving,
+    run_until_signalled,
+)
 from vektra.coordinator.config import CoordinatorConfig
 from vektra.coordinator.core import Coordinator, MapFile
 from vektra.coordinator.executor import Executor
@@ -91,9 +97,7 @@ async def start(config: CoordinatorConfig) -> RunningCoordinator:
         executor.run,
     )
     server = grpc_server("coordinator", Limits(), config.keepalive)
-    port = server.add_insecure_port(config.listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {config.listen}")
+    port = listen_on(server, config.listen)
     coordinator_pb2_grpc.add_CoordinatorServicer_to_server(
         CoordinatorService(coordinator, channels), server
     )  # type: ignore[no-untyped-call]

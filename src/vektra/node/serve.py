@@ -12,7 +12,6 @@ parser (for `vektra --help`) costs nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vektra.common.serving import run_server
     from vektra.node.config import NodeConfig
     from vektra.node.server import serve
 
@@ -50,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
             "metrics_listen": args.metrics_listen,
         },
     )
-    asyncio.run(serve(config))
-    return 0
+    return run_server(serve(config))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "vektra serve node") -> int:

@@ -19,7 +19,13 @@ from grpc_health.v1 import health
 
 from vektra.common.channels import NodeChannels
 from vektra.common.keepalive import Keepalive
-from vektra.common.serving import add_health, grpc_server, mark_serving, run_until_signalled
+from vektra.common.serving import (
+    add_health,
+    grpc_server,
+    listen_on,
+    mark_serving,
+    run_until_signalled,
+)
 from vektra.node.config import NodeConfig
 from vektra.node.engine import Engine
 from vektra.node.epoch import EpochInterceptor
@@ -47,9 +53,7 @@ async def create_server(
     server = grpc_server(
         "node", engine.limits, keepalive or Keepalive(), [EpochInterceptor(engine)]
     )
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {listen}")
+    port = listen_on(server, listen)
     host = listen.rpartition(":")[0]
     address = advertise or f"{host}:{port}"
     # the generated *_pb2_grpc modules are untyped

@@ -10,7 +10,6 @@ then `VEKTRA__ROUTER__<SETTING>` variables, then these flags.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 
 from vektra.common.config import add_common_serve_flags, load_config
@@ -33,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vektra.common.serving import run_server
     from vektra.router.server import serve
 
     config = load_config(
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
             "metrics_listen": args.metrics_listen,
         },
     )
-    asyncio.run(serve(config))
-    return 0
+    return run_server(serve(config))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "vektra serve router") -> int:

@@ -16,7 +16,13 @@ from grpc_health.v1 import health
 from vektra.common.channels import NodeChannels
 from vektra.common.hlc import HybridClock
 from vektra.common.limits import Limits
-from vektra.common.serving import add_health, grpc_server, mark_serving, run_until_signalled
+from vektra.common.serving import (
+    add_health,
+    grpc_server,
+    listen_on,
+    mark_serving,
+    run_until_signalled,
+)
 from vektra.router.cluster_map import MapWatcher
 from vektra.router.config import RouterConfig
 from vektra.router.service import RouterService
@@ -52,9 +58,7 @@ async def start(config: RouterConfig) -> RunningRouter:
     maps = MapWatcher(config.coordinator, config.keepalive)
     channels = NodeChannels(Limits(), config.keepalive)
     server = grpc_server("router", Limits(), config.keepalive)
-    port = server.add_insecure_port(config.listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {config.listen}")
+    port = listen_on(server, config.listen)
     # The router stamps writes: its HLC is the writer of every version it issues.
     service = RouterService(maps, channels, HybridClock(router_id), config.request_budget_s)
     vektra_pb2_grpc.add_VektraServicer_to_server(service, server)  # type: ignore[no-untyped-call]
