@@ -11,7 +11,7 @@ import pytest
 from vektra.common import filters
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
 from vektra.common.hlc import Version
-from vektra.node.store import Write
+from vektra.node.records import Write
 
 from .helpers import brute_force, make_schema, objects, open_engine, recall
 

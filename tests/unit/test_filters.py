@@ -193,6 +193,6 @@ def test_index_evaluation_is_exact(populated: tuple[Engine, list[dict]], doc: di
     expected = {r.id for r in records if filters.matches(flt, r.properties)}
     coll = engine._coll("t")
     docnos = FilterEvaluator(engine.store, coll.meta, coll.universe).docnos(flt)
-    got = {r.id for r in engine.store.by_docnos(coll.meta, sorted(docnos)) if r is not None}
+    got = {r.id for r in engine.store.records.by_docnos(coll.meta, sorted(docnos)) if r is not None}
     assert got == expected, doc
     assert engine.count("t", flt) == len(expected)

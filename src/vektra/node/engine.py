@@ -26,10 +26,12 @@ from vektra.common.limits import Limits
 from vektra.common.membership import Member
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import ObjectIn
+from vektra.node.catalog import CollectionMeta
 from vektra.node.checkpoint import remove_checkpoints, save_checkpoint
 from vektra.node.filter_eval import FilterEvaluator
+from vektra.node.records import IndexChange, Record, Write, WriteResult
 from vektra.node.recovery import rebuild_index, recover_index
-from vektra.node.store import CollectionMeta, IndexChange, Record, Store, Write, WriteResult
+from vektra.node.store import Store
 from vektra.node.vector_index import VectorIndex, exact_distances
 
 __all__ = ["Engine", "EngineConfig", "Hit", "SearchResult"]
@@ -111,7 +113,7 @@ class Engine:
         )
         self.node_id = self._store.node_id
         self.clock = HybridClock(self.node_id)
-        self.clock.observe(self._store.high_version())
+        self.clock.observe(self._store.records.high_version())
         self._write_lock = threading.RLock()
         self._colls_lock = threading.Lock()
         self._colls: dict[str, _Collection] = {}
@@ -119,7 +121,7 @@ class Engine:
         self.epoch = 0  # newest cluster-map epoch seen (in memory; the coordinator re-sends it)
         self.members: dict[str, Member] = {}  # as of `epoch`, for hinted handoff
         self.recovery: dict[str, str] = {}  # "collection.field" -> how its index came back
-        for meta in self._store.collections():
+        for meta in self._store.catalog.collections():
             self._colls[meta.name] = self._open_collection(meta)
         if any(how != "loaded" for how in self.recovery.values()):
             self.checkpoint()
@@ -127,7 +129,7 @@ class Engine:
     def _open_collection(self, meta: CollectionMeta) -> _Collection:
         live: set[int] = set()
         per_field: dict[str, set[int]] = {v.name: set() for v in meta.schema.vectors}
-        for docno, fields in self._store.docs(meta):
+        for docno, fields in self._store.records.docs(meta):
             live.add(docno)
             for f in fields:
                 if f in per_field:
@@ -299,7 +301,7 @@ class Engine:
         coll = self._coll(name)
         docnos = self._matching(coll, flt)
         tokens = np.asarray(
-            self._store.tokens(coll.meta, None if docnos is None else sorted(docnos)),
+            self._store.records.tokens(coll.meta, None if docnos is None else sorted(docnos)),
             dtype=np.uint64,
         )
         return count_in_ranges(tokens, ranges)
@@ -325,7 +327,9 @@ class Engine:
         docnos = self._matching(coll, flt)
         if docnos is None:
             docnos = coll.universe()
-        records = [r for r in self._store.by_docnos(coll.meta, sorted(docnos)) if r is not None]
+        records = [
+            r for r in self._store.records.by_docnos(coll.meta, sorted(docnos)) if r is not None
+        ]
         records.sort(key=lambda r: r.id, reverse=descending and not order_by)
         if order_by:
             spec = coll.meta.schema.property(order_by)
@@ -403,7 +407,7 @@ class Engine:
                 labels, dists = self._exact(index, candidates, queries, k_eff)
         # One read of every distinct hit for all rows (batches repeat neighbours).
         wanted = sorted({int(x) for lab in labels for x in lab})
-        records = dict(zip(wanted, self._store.by_docnos(coll.meta, wanted), strict=True))
+        records = dict(zip(wanted, self._store.records.by_docnos(coll.meta, wanted), strict=True))
         return [
             SearchResult(_hits(records, lab, dis), strategy, n)
             for lab, dis in zip(labels, dists, strict=True)
@@ -463,6 +467,6 @@ class Engine:
                     save_checkpoint(
                         self._index_dir, coll.meta.no, spec, coll.indexes[spec.name], seq
                     )
-            self._store.trim_log(seq)
+            self._store.log.trim(seq)
             self._dirty = 0
             return seq

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from vektra.common.schema import VectorSpec
+from vektra.node.catalog import CollectionMeta
 from vektra.node.checkpoint import CheckpointError, load_checkpoint
-from vektra.node.store import CollectionMeta, Store
+from vektra.node.store import Store
 from vektra.node.vector_index import VectorIndex
 
 __all__ = ["RecoveredIndex", "rebuild_index", "recover_index"]
@@ -45,7 +46,7 @@ def recover_index(
             )
         replayed = 0
         if ck.applied_seq < last_seq:
-            first = store.first_log_seq()
+            first = store.log.first_seq()
             if first is None or first > ck.applied_seq + 1:
                 raise CheckpointError("the change log no longer reaches back to the checkpoint")
             replayed = _replay(store, meta, spec, ck.index, ck.applied_seq, expected)
@@ -76,11 +77,11 @@ def _replay(
     # (docnos are never reused), so replaying twice is harmless.
     touched: set[int] = set()
     n = 0
-    for _seq, coll_no, _id, docno, removed in store.log_after(after):
-        if coll_no != meta.no:
+    for change in store.log.after(after):
+        if change.coll_no != meta.no:
             continue
         n += 1
-        for d in (docno, removed):
+        for d in (change.docno, change.removed):
             if d is not None:
                 touched.add(d)
     gone = [d for d in touched if d not in expected]
@@ -89,7 +90,7 @@ def _replay(
     for start in range(0, len(present), _BATCH):
         chunk = present[start : start + _BATCH]
         labels, vectors = [], []
-        for d, rec in zip(chunk, store.by_docnos(meta, chunk), strict=True):
+        for d, rec in zip(chunk, store.records.by_docnos(meta, chunk), strict=True):
             vec = None if rec is None else rec.vector(spec.name)
             if vec is None:
                 raise CheckpointError(f"docno {d} is live but its vector cannot be read")
@@ -113,7 +114,7 @@ def rebuild_index(
             labels.clear()
             vectors.clear()
 
-    for rec in store.live_records(meta):
+    for rec in store.records.live(meta):
         vec = rec.vector(spec.name)
         if vec is None or rec.docno is None:
             continue
