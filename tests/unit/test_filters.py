@@ -15,7 +15,8 @@ from vektra.common import filters
 from vektra.common.errors import InvalidArgument
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
-from vektra.node.engine import Engine, EngineConfig
+from vektra.node.config import EngineConfig
+from vektra.node.engine import Engine
 from vektra.node.filter_eval import FilterEvaluator
 
 SCHEMA = CollectionSchema.from_dict(

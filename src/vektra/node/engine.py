@@ -15,42 +15,27 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from vektra.common import filters
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound
 from vektra.common.hlc import HybridClock, Version
-from vektra.common.limits import Limits
 from vektra.common.membership import Member
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import ObjectIn
 from vektra.node.catalog import CollectionMeta
 from vektra.node.checkpoint import remove_checkpoints, save_checkpoint
+from vektra.node.config import EngineConfig
 from vektra.node.filter_eval import FilterEvaluator
 from vektra.node.records import IndexChange, Record, Write, WriteResult
 from vektra.node.recovery import rebuild_index, recover_index
 from vektra.node.store import Store
 from vektra.node.vector_index import VectorIndex, exact_distances
 
-__all__ = ["Engine", "EngineConfig", "Hit", "SearchResult"]
+__all__ = ["Engine", "Hit", "SearchResult"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    data_dir: Path
-    node_id: str | None = None
-    limits: Limits = field(default_factory=Limits)
-    initial_map_bytes: int = 64 << 20
-    max_map_bytes: int = 256 << 30
-    # Filtered search: exact scan when at most this many objects match ...
-    exact_search_max: int = 4096
-    # ... oversampled post-filtering when at least this share of them match,
-    # HNSW with an allow-filter in between.
-    post_filter_min_share: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
