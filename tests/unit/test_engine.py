@@ -214,7 +214,7 @@ def test_full_disk_is_resource_exhausted_and_writes_nothing(tiny_disk: Path) -> 
 
 
 def test_count_in_ranges_matches_a_plain_check() -> None:
-    from vektra.node.engine import count_in_ranges
+    from vektra.node.query import count_in_ranges
 
     rng = np.random.default_rng(5)
     tokens = rng.integers(0, 2**64 - 1, size=5000, dtype=np.uint64)

@@ -192,7 +192,7 @@ def test_index_evaluation_is_exact(populated: tuple[Engine, list[dict]], doc: di
         r for r in engine.get("t", [f"o{i}" for i in range(len(props_list))]) if r is not None
     ]
     expected = {r.id for r in records if filters.matches(flt, r.properties)}
-    coll = engine._coll("t")
+    coll = engine._colls.get("t")
     docnos = FilterEvaluator(engine.store, coll.meta, coll.universe).docnos(flt)
     got = {r.id for r in engine.store.records.by_docnos(coll.meta, sorted(docnos)) if r is not None}
     assert got == expected, doc

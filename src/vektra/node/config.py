@@ -27,7 +27,7 @@ class EngineConfig:
     # Filtered search: exact scan when at most this many objects match ...
     exact_search_max: int = 4096
     # ... oversampled post-filtering when at least this share of them match,
-    # HNSW with an allow-filter in between.
+    # HNSW with an allow-filter in between (see node.search_planner).
     post_filter_min_share: float = 0.3
 
 

@@ -1,6 +1,7 @@
 """Bring a collection's HNSW indexes back after a start or a crash.
 
-For each vector field: verify and load the last checkpoint, replay the change
+`open_collection` is how the engine opens every collection at start. For each
+vector field: verify and load the last checkpoint, replay the change
 log after its `applied_seq`, and check that the index's live labels are
 exactly the store's. On any mismatch — missing, truncated or corrupted files,
 a checkpoint ahead of the store, a change log trimmed past it — rebuild the
@@ -17,10 +18,11 @@ import numpy as np
 from vektra.common.schema import VectorSpec
 from vektra.node.catalog import CollectionMeta
 from vektra.node.checkpoint import CheckpointError, load_checkpoint
+from vektra.node.open_collections import OpenCollection
 from vektra.node.store import Store
 from vektra.node.vector_index import VectorIndex
 
-__all__ = ["RecoveredIndex", "rebuild_index", "recover_index"]
+__all__ = ["RecoveredIndex", "open_collection", "rebuild_index", "recover_index"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,30 @@ class RecoveredIndex:
     def __init__(self, index: VectorIndex, how: str) -> None:
         self.index = index
         self.how = how  # "loaded", "replayed" or "rebuilt: <reason>"
+
+
+def open_collection(
+    store: Store, meta: CollectionMeta, folder: Path
+) -> tuple[OpenCollection, dict[str, str]]:
+    """The collection with its indexes recovered, and per vector field how
+    ("loaded", "replayed ..." or "rebuilt: <reason>")."""
+    live: set[int] = set()
+    per_field: dict[str, set[int]] = {v.name: set() for v in meta.schema.vectors}
+    for docno, fields in store.records.docs(meta):
+        live.add(docno)
+        for f in fields:
+            if f in per_field:
+                per_field[f].add(docno)
+    indexes: dict[str, VectorIndex] = {}
+    how: dict[str, str] = {}
+    for spec in meta.schema.vectors:
+        rec = recover_index(store, meta, spec, folder, per_field[spec.name])
+        how[spec.name] = rec.how
+        log.info(
+            "index %s.%s: %s (%d vectors)", meta.name, spec.name, rec.how, rec.index.live_count
+        )
+        indexes[spec.name] = rec.index
+    return OpenCollection(meta, indexes, live), how
 
 
 def recover_index(
