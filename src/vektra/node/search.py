@@ -3,7 +3,10 @@ whole batch of query rows at once, and turn labels into records.
 
 Every row of a batch shares one filter, one candidate set and one strategy;
 the records of all hits are read in one pass (rows of a batch repeat
-neighbours). Distances are as hnswlib defines them (`node.vector_index`).
+neighbours). Distances are as hnswlib defines them and clamped to the
+metric's range where they are made (`node.vector_index`), so whichever path
+answers, none is below 0: float32 rounding can leave an identical vector a
+few ulps above 0 (cosine), never below.
 """
 
 from __future__ import annotations
