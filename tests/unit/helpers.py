@@ -9,7 +9,8 @@ import numpy as np
 
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
-from vektra.node.engine import Engine, EngineConfig
+from vektra.node.config import EngineConfig
+from vektra.node.engine import Engine
 
 
 def make_schema(

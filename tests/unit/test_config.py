@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,19 @@ def test_unknown_and_malformed_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument) as err:
         load_config(NodeConfig, "node", env={"VEKTRA__NODE__GRACE_S": "soon"})
     assert err.value.field == "config.node.grace_s"
+
+
+@pytest.mark.parametrize("module", ["vektra.node.config", "vektra.node.serve"])
+def test_node_config_and_serve_import_no_server_libraries(module: str) -> None:
+    # `vektra --help` builds the node's parser, whose help shows NodeConfig's
+    # defaults: neither may load LMDB, hnswlib or gRPC. A fresh interpreter,
+    # since this test process has long imported all of them.
+    code = (
+        f"import sys, {module}\n"
+        "heavy = ('lmdb', 'hnswlib', 'grpc')\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "", f"{module} imported {done.stdout.strip()}"

@@ -11,7 +11,7 @@ import pytest
 from vektra.common import filters
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
 from vektra.common.hlc import Version
-from vektra.node.store import Write
+from vektra.node.records import Write
 
 from .helpers import brute_force, make_schema, objects, open_engine, recall
 
@@ -214,7 +214,7 @@ def test_full_disk_is_resource_exhausted_and_writes_nothing(tiny_disk: Path) -> 
 
 
 def test_count_in_ranges_matches_a_plain_check() -> None:
-    from vektra.node.engine import count_in_ranges
+    from vektra.node.query import count_in_ranges
 
     rng = np.random.default_rng(5)
     tokens = rng.integers(0, 2**64 - 1, size=5000, dtype=np.uint64)
@@ -227,3 +227,51 @@ def test_count_in_ranges_matches_a_plain_check() -> None:
     assert count_in_ranges(tokens, ranges) == expected
     assert count_in_ranges(tokens, [(0, None)]) == len(tokens)
     assert count_in_ranges(tokens, []) == 0
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+@pytest.mark.parametrize(
+    ("flt", "strategy", "config"),
+    [
+        (None, "hnsw", {"exact_search_max": 0}),
+        (None, "exact", {}),
+        ({"group": "g1"}, "exact", {}),
+        ({"group": "g1"}, "hnsw_filtered", {"exact_search_max": 0, "post_filter_min_share": 1}),
+        ({"group": {"$ne": "g1"}}, "hnsw_post_filter", {"exact_search_max": 0}),
+    ],
+)
+def test_a_stored_vector_is_at_distance_zero_from_itself(
+    tmp_path: Path, metric: str, flt: dict | None, strategy: str, config: dict
+) -> None:
+    # float32 rounding puts 1 - dot of a unit vector with itself a few ulps
+    # either side of 0 (about a third of random vectors land below): the node
+    # clamps, so no distance is ever negative and those come out exactly 0.
+    # l2 of a vector with itself is exactly 0 whatever the rounding.
+    e = open_engine(tmp_path, **config)
+    schema = e.create_collection(make_schema(dim=32, metric=metric))
+    base = np.random.default_rng(3).normal(size=(200, 32)).astype(np.float32)
+    e.upsert("docs", objects(base))
+    parsed = filters.parse(flt, schema)
+    rows = [i for i in range(200) if filters.matches(parsed, {"group": f"g{i % 5}", "n": i})]
+    results = e.search("docs", schema.vectors[0], base[rows], 5, 200, parsed)
+    assert {r.strategy for r in results} == {strategy}
+    own = [
+        next(h.distance for h in r.hits if h.record.id == f"id{i}")
+        for i, r in zip(rows, results, strict=True)
+    ]
+    assert all(h.distance >= 0.0 for r in results for h in r.hits)
+    if metric == "l2":
+        assert own == [0.0] * len(rows)
+    else:
+        assert max(own) < 1e-6  # rounding above 0 stays; it is not a valid distance below
+        assert own.count(0.0) >= len(rows) // 5
+
+
+def test_ip_distances_are_not_clamped(tmp_path: Path) -> None:
+    # 1 - dot is legitimately negative for vectors longer than 1.
+    e = open_engine(tmp_path)
+    schema = e.create_collection(make_schema(dim=8, metric="ip"))
+    vecs = np.full((3, 8), 2.0, dtype=np.float32) * np.arange(1, 4, dtype=np.float32)[:, None]
+    e.upsert("docs", objects(vecs))
+    hits = e.search("docs", schema.vectors[0], vecs[:1], 3, None, filters.All())[0].hits
+    assert hits[0].record.id == "id2" and hits[0].distance == 1.0 - 8 * 2.0 * 6.0

@@ -15,7 +15,8 @@ from vektra.common import filters
 from vektra.common.errors import InvalidArgument
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
-from vektra.node.engine import Engine, EngineConfig
+from vektra.node.config import EngineConfig
+from vektra.node.engine import Engine
 from vektra.node.filter_eval import FilterEvaluator
 
 SCHEMA = CollectionSchema.from_dict(
@@ -191,8 +192,8 @@ def test_index_evaluation_is_exact(populated: tuple[Engine, list[dict]], doc: di
         r for r in engine.get("t", [f"o{i}" for i in range(len(props_list))]) if r is not None
     ]
     expected = {r.id for r in records if filters.matches(flt, r.properties)}
-    coll = engine._coll("t")
+    coll = engine._colls.get("t")
     docnos = FilterEvaluator(engine.store, coll.meta, coll.universe).docnos(flt)
-    got = {r.id for r in engine.store.by_docnos(coll.meta, sorted(docnos)) if r is not None}
+    got = {r.id for r in engine.store.records.by_docnos(coll.meta, sorted(docnos)) if r is not None}
     assert got == expected, doc
     assert engine.count("t", flt) == len(expected)

@@ -19,7 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from vektra.common import filters
 from vektra.common.validation import ObjectIn
-from vektra.node.engine import Engine, EngineConfig
+from vektra.node.config import EngineConfig
+from vektra.node.engine import Engine
 
 from .helpers import make_schema
 

@@ -1,15 +1,35 @@
-"""Configuration of a storage node (see deploy/vektra.example.yaml)."""
+"""Configuration of a storage node (see deploy/vektra.example.yaml).
+
+Plain frozen dataclasses and nothing heavier: `vektra serve node --help`
+reads its defaults from `NodeConfig()`, and that must not pull in LMDB,
+hnswlib or gRPC.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vektra.common.keepalive import DEFAULT_INTERVAL_S, Keepalive
 from vektra.common.limits import Limits
-from vektra.node.engine import EngineConfig
 
-__all__ = ["NodeConfig"]
+__all__ = ["EngineConfig", "NodeConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What the storage engine itself needs (the process settings are `NodeConfig`'s)."""
+
+    data_dir: Path
+    node_id: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    initial_map_bytes: int = 64 << 20
+    max_map_bytes: int = 256 << 30
+    # Filtered search: exact scan when at most this many objects match ...
+    exact_search_max: int = 4096
+    # ... oversampled post-filtering when at least this share of them match,
+    # HNSW with an allow-filter in between (see node.search_planner).
+    post_filter_min_share: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,9 @@ from vektra.common.filters import All, And, Exists, Filter, In, Not, Or, Range, 
 from vektra.common.schema import PropertyType
 from vektra.common.values import INT64_MAX, INT64_MIN
 from vektra.node import keys
-from vektra.node.store import CollectionMeta, Record, Store
+from vektra.node.catalog import CollectionMeta
+from vektra.node.records import Record
+from vektra.node.store import Store
 
 __all__ = ["FilterEvaluator"]
 
@@ -49,13 +51,13 @@ class FilterEvaluator:
                 out: set[int] = set()
                 for v in values:
                     enc = keys.encode_index_value(prop.type, v)
-                    out |= self._store.pidx_docnos(self._meta, no, keys.TAG_VALUE, enc)
+                    out |= self._store.properties.docnos(self._meta, no, keys.TAG_VALUE, enc)
                 return out
             case Range():
                 return self._range(node)
             case Exists(prop, present):
                 no = self._meta.schema.property_number(prop.name)
-                have = self._store.pidx_docnos(self._meta, no, keys.TAG_PRESENT)
+                have = self._store.properties.docnos(self._meta, no, keys.TAG_PRESENT)
                 return have if present else self._all() - have
             case And(children):
                 return self._and(children)
@@ -88,7 +90,7 @@ class FilterEvaluator:
             return current if current is not None else set(self._all())
         if current is not None and len(current) <= _CHECK_SHARE * max(1, len(self._all())):
             docnos = sorted(current)
-            records = self._store.by_docnos(self._meta, docnos)
+            records = self._store.records.by_docnos(self._meta, docnos)
             return {
                 d
                 for d, rec in zip(docnos, records, strict=True)
@@ -101,7 +103,7 @@ class FilterEvaluator:
 
     def _scan(self, node: Filter) -> set[int]:
         if self._records is None:
-            self._records = list(self._store.live_records(self._meta))
+            self._records = list(self._store.records.live(self._meta))
         return {
             r.docno for r in self._records if r.docno is not None and matches(node, r.properties)
         }
@@ -136,7 +138,7 @@ class FilterEvaluator:
         if hi is None:
             hi_inc = True
         no = self._meta.schema.property_number(prop.name)
-        return self._store.pidx_range(self._meta, no, lo_b, hi_b, hi_inc)
+        return self._store.properties.range(self._meta, no, lo_b, hi_b, hi_inc)
 
 
 def _indexable(node: Filter) -> bool:

@@ -50,11 +50,11 @@ class Handoff:
         """Hand over one batch per reachable target; returns writes handed over."""
         store = self._engine.store
         handed = 0
-        for target in await asyncio.to_thread(store.hint_targets):
+        for target in await asyncio.to_thread(store.hints.targets):
             member = self._engine.members.get(target)
             if member is None or not member.state.reachable:
                 continue
-            hints = await asyncio.to_thread(store.hints, target, self._batch)
+            hints = await asyncio.to_thread(store.hints.pending, target, self._batch)
             by_collection: dict[str, list[str]] = defaultdict(list)
             for collection, object_id in hints:
                 by_collection[collection].append(object_id)
@@ -67,7 +67,7 @@ class Handoff:
         try:
             meta = store.collection(collection)
         except NotFound:  # dropped since: nothing to hand over
-            await asyncio.to_thread(store.drop_hints, target, [(collection, i, _MAX) for i in ids])
+            await asyncio.to_thread(store.hints.drop, target, [(collection, i, _MAX) for i in ids])
             return 0
         records = [r for r in await asyncio.to_thread(store.get, meta, ids) if r is not None]
         objects = [
@@ -90,7 +90,7 @@ class Handoff:
             log.info("handoff of %d writes to %s failed: %s", len(objects), target, exc.code().name)
             return 0
         await asyncio.to_thread(
-            store.drop_hints, target, [(collection, r.id, r.version) for r in records]
+            store.hints.drop, target, [(collection, r.id, r.version) for r in records]
         )
         log.info("handed %d writes of %s over to %s", len(records), collection, target)
         return len(records)

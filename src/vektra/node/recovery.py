@@ -1,6 +1,7 @@
 """Bring a collection's HNSW indexes back after a start or a crash.
 
-For each vector field: verify and load the last checkpoint, replay the change
+`open_collection` is how the engine opens every collection at start. For each
+vector field: verify and load the last checkpoint, replay the change
 log after its `applied_seq`, and check that the index's live labels are
 exactly the store's. On any mismatch — missing, truncated or corrupted files,
 a checkpoint ahead of the store, a change log trimmed past it — rebuild the
@@ -15,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from vektra.common.schema import VectorSpec
+from vektra.node.catalog import CollectionMeta
 from vektra.node.checkpoint import CheckpointError, load_checkpoint
-from vektra.node.store import CollectionMeta, Store
+from vektra.node.open_collections import OpenCollection
+from vektra.node.store import Store
 from vektra.node.vector_index import VectorIndex
 
-__all__ = ["RecoveredIndex", "rebuild_index", "recover_index"]
+__all__ = ["RecoveredIndex", "open_collection", "rebuild_index", "recover_index"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,30 @@ class RecoveredIndex:
     def __init__(self, index: VectorIndex, how: str) -> None:
         self.index = index
         self.how = how  # "loaded", "replayed" or "rebuilt: <reason>"
+
+
+def open_collection(
+    store: Store, meta: CollectionMeta, folder: Path
+) -> tuple[OpenCollection, dict[str, str]]:
+    """The collection with its indexes recovered, and per vector field how
+    ("loaded", "replayed ..." or "rebuilt: <reason>")."""
+    live: set[int] = set()
+    per_field: dict[str, set[int]] = {v.name: set() for v in meta.schema.vectors}
+    for docno, fields in store.records.docs(meta):
+        live.add(docno)
+        for f in fields:
+            if f in per_field:
+                per_field[f].add(docno)
+    indexes: dict[str, VectorIndex] = {}
+    how: dict[str, str] = {}
+    for spec in meta.schema.vectors:
+        rec = recover_index(store, meta, spec, folder, per_field[spec.name])
+        how[spec.name] = rec.how
+        log.info(
+            "index %s.%s: %s (%d vectors)", meta.name, spec.name, rec.how, rec.index.live_count
+        )
+        indexes[spec.name] = rec.index
+    return OpenCollection(meta, indexes, live), how
 
 
 def recover_index(
@@ -45,7 +72,7 @@ def recover_index(
             )
         replayed = 0
         if ck.applied_seq < last_seq:
-            first = store.first_log_seq()
+            first = store.log.first_seq()
             if first is None or first > ck.applied_seq + 1:
                 raise CheckpointError("the change log no longer reaches back to the checkpoint")
             replayed = _replay(store, meta, spec, ck.index, ck.applied_seq, expected)
@@ -76,11 +103,11 @@ def _replay(
     # (docnos are never reused), so replaying twice is harmless.
     touched: set[int] = set()
     n = 0
-    for _seq, coll_no, _id, docno, removed in store.log_after(after):
-        if coll_no != meta.no:
+    for change in store.log.after(after):
+        if change.coll_no != meta.no:
             continue
         n += 1
-        for d in (docno, removed):
+        for d in (change.docno, change.removed):
             if d is not None:
                 touched.add(d)
     gone = [d for d in touched if d not in expected]
@@ -89,7 +116,7 @@ def _replay(
     for start in range(0, len(present), _BATCH):
         chunk = present[start : start + _BATCH]
         labels, vectors = [], []
-        for d, rec in zip(chunk, store.by_docnos(meta, chunk), strict=True):
+        for d, rec in zip(chunk, store.records.by_docnos(meta, chunk), strict=True):
             vec = None if rec is None else rec.vector(spec.name)
             if vec is None:
                 raise CheckpointError(f"docno {d} is live but its vector cannot be read")
@@ -113,7 +140,7 @@ def rebuild_index(
             labels.clear()
             vectors.clear()
 
-    for rec in store.live_records(meta):
+    for rec in store.records.live(meta):
         vec = rec.vector(spec.name)
         if vec is None or rec.docno is None:
             continue

@@ -4,7 +4,8 @@
                       [--advertise ADDR] [--metrics-listen HOST:PORT] [--config FILE]
 
 Settings come from the defaults, then the `node:` section of `--config`, then
-`VEKTRA__NODE__<SETTING>` variables, then these flags. The server modules
+`VEKTRA__NODE__<SETTING>` variables, then these flags. The help text shows
+the defaults of `NodeConfig`, which imports nothing heavy; the server modules
 (LMDB, hnswlib, grpc) are imported only when the node starts, so building this
 parser (for `vektra --help`) costs nothing.
 """
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vektra.common.config import add_common_serve_flags, load_config
+from vektra.node.config import NodeConfig
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -23,19 +25,19 @@ DESCRIPTION = "Run a storage node: objects in LMDB, one HNSW index per vector fi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = NodeConfig()
     parser.add_argument(
-        "--data-dir", type=Path, help="where the node keeps its data (default: ./vektra-data/node)"
+        "--data-dir", type=Path, help=f"where the node keeps its data (default: {d.data_dir})"
     )
     parser.add_argument("--node-id", help="stable id of this node (default: generated once)")
     parser.add_argument(
         "--advertise", help="address other processes reach this node at (default: --listen)"
     )
-    add_common_serve_flags(parser, default_listen="127.0.0.1:7701")
+    add_common_serve_flags(parser, default_listen=d.listen)
 
 
 def run(args: argparse.Namespace) -> int:
     from vektra.common.serving import run_server
-    from vektra.node.config import NodeConfig
     from vektra.node.server import serve
 
     config = load_config(

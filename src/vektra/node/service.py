@@ -26,8 +26,9 @@ from vektra.common.validation import (
     validate_search,
 )
 from vektra.common.values import check_id, decode_vector, pack
-from vektra.node.engine import Engine, SearchResult
-from vektra.node.store import Record, Write
+from vektra.node.engine import Engine
+from vektra.node.records import Record, Write
+from vektra.node.search import SearchResult
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 from vektra.v1 import vektra_pb2 as pb

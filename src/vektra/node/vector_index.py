@@ -20,26 +20,40 @@ import numpy as np
 from vektra.common.schema import Metric, VectorSpec
 from vektra.node.rwlock import RWLock
 
-__all__ = ["VectorIndex", "exact_distances"]
+__all__ = ["VectorIndex", "clamp_distances", "exact_distances"]
 
 log = logging.getLogger(__name__)
 
 _MIN_CAPACITY = 1024
 
 
+def clamp_distances(metric: Metric, distances: np.ndarray) -> np.ndarray:
+    """Clamp float32 rounding back into the metric's range, in place: 1 - dot
+    of two unit vectors comes out a few ulps below 0 for an identical vector
+    (or above 2 for an opposite one), and a caller must never see a negative
+    distance. `ip` is left alone: 1 - dot is legitimately negative for
+    vectors longer than 1."""
+    if metric is Metric.COSINE:
+        np.clip(distances, 0.0, 2.0, out=distances)
+    elif metric is Metric.L2:
+        np.maximum(distances, 0.0, out=distances)
+    return distances
+
+
 def exact_distances(metric: Metric, stored: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Distances as hnswlib defines them, for stored vectors as hnswlib holds
-    them (normalized for cosine): cosine and ip 1 - dot, l2 squared."""
+    them (normalized for cosine): cosine and ip 1 - dot, l2 squared; clamped
+    like `VectorIndex.knn`'s so both paths agree."""
     if metric is Metric.L2:
         diff = stored - query
         squared: np.ndarray = np.einsum("ij,ij->i", diff, diff)
-        return squared
+        return clamp_distances(metric, squared)
     q = query
     if metric is Metric.COSINE:
         norm = float(np.linalg.norm(query))
         q = query / norm if norm > 0 else query
     distances: np.ndarray = 1.0 - stored @ q
-    return distances
+    return clamp_distances(metric, distances)
 
 
 class VectorIndex:
@@ -137,15 +151,19 @@ class VectorIndex:
         ef: int,
         allow: Callable[[int], bool] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Approximate k nearest live labels. Raises RuntimeError when hnswlib
-        cannot find k (a tiny `ef` on a graph with many deletions); callers fall
-        back to an exact scan."""
+        """Approximate k nearest live labels and their (clamped) distances.
+        Raises RuntimeError when hnswlib cannot find k (a tiny `ef` on a graph
+        with many deletions); callers fall back to an exact scan."""
         ef = max(ef, k)
+        labels: np.ndarray
+        distances: np.ndarray
         with self._lock.shared(setting=ef, apply=lambda e: self._index.set_ef(int(e))):  # type: ignore[call-overload]
             if allow is None:
-                return self._index.knn_query(queries, k=k)  # type: ignore[no-any-return]
-            # A Python filter holds the GIL per call: one thread is fastest.
-            return self._index.knn_query(queries, k=k, num_threads=1, filter=allow)  # type: ignore[no-any-return]
+                labels, distances = self._index.knn_query(queries, k=k)
+            else:
+                # A Python filter holds the GIL per call: one thread is fastest.
+                labels, distances = self._index.knn_query(queries, k=k, num_threads=1, filter=allow)
+        return labels, clamp_distances(self.spec.metric, distances)
 
     def vectors(self, labels: np.ndarray) -> np.ndarray:
         """Stored vectors of live labels (normalized for cosine), for exact scans."""

@@ -1,0 +1,71 @@
+"""The in-memory side of the collections a node has open: derived state that
+LMDB does not hold in a form a search can use.
+
+Per collection: its catalog entry, one HNSW index per vector field, and the
+set of live docnos (the universe a filter's `$not` or `$exists: false` is
+taken against, and what `count_all` counts). All of it is rebuilt from LMDB
+at start (`node.recovery`) and kept in step by the write path
+(`node.commit`); the query, search and checkpoint modules only read it.
+
+A later issue's one HNSW index per replica position belongs in
+`OpenCollection.indexes`, keyed by (field, position) instead of field.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from vektra.common.errors import NotFound
+from vektra.node.catalog import CollectionMeta
+from vektra.node.vector_index import VectorIndex
+
+__all__ = ["OpenCollection", "OpenCollections"]
+
+
+@dataclass
+class OpenCollection:
+    meta: CollectionMeta
+    indexes: dict[str, VectorIndex]  # vector field -> its index
+    live: set[int]  # docnos of live objects
+    live_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def universe(self) -> set[int]:
+        with self.live_lock:
+            return set(self.live)
+
+    def live_count(self) -> int:
+        with self.live_lock:
+            return len(self.live)
+
+
+class OpenCollections:
+    """Open collections by name; safe to read while a writer adds or drops one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_name: dict[str, OpenCollection] = {}
+
+    def get(self, name: str) -> OpenCollection:
+        with self._lock:
+            coll = self._by_name.get(name)
+        if coll is None:
+            raise NotFound(f"collection {name!r} does not exist")
+        return coll
+
+    def find(self, name: str) -> OpenCollection | None:
+        with self._lock:
+            return self._by_name.get(name)
+
+    def add(self, coll: OpenCollection) -> None:
+        with self._lock:
+            self._by_name[coll.meta.name] = coll
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            self._by_name.pop(name, None)
+
+    def all(self) -> list[OpenCollection]:
+        """Every open collection, by name."""
+        with self._lock:
+            return sorted(self._by_name.values(), key=lambda c: c.meta.name)

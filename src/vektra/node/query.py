@@ -1,0 +1,100 @@
+"""Reads without a vector: by id, counts, counts per token range, and filter
+queries ordered by a property.
+
+Filters are evaluated to exact docno sets from the property indexes
+(`node.filter_eval`); records come from the store. Nothing here takes the
+write lock: reads run concurrently with each other and with writes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vektra.common import filters
+from vektra.common.errors import InvalidArgument
+from vektra.node.filter_eval import FilterEvaluator
+from vektra.node.open_collections import OpenCollection
+from vektra.node.records import Record
+from vektra.node.store import Store
+
+__all__ = ["count", "count_in_ranges", "count_matching_in_ranges", "get_live", "matching", "query"]
+
+
+def matching(store: Store, coll: OpenCollection, flt: filters.Filter) -> set[int] | None:
+    """Docnos of live objects matching `flt`; None for "all of them", which
+    callers can often answer without listing them."""
+    if isinstance(flt, filters.All):
+        return None
+    return FilterEvaluator(store, coll.meta, coll.universe).docnos(flt)
+
+
+def get_live(store: Store, coll: OpenCollection, ids: list[str]) -> list[Record | None]:
+    """Live records for ids, in order; None for missing or deleted."""
+    return [r if r is not None and not r.deleted else None for r in store.get(coll.meta, ids)]
+
+
+def count(store: Store, coll: OpenCollection, flt: filters.Filter) -> int:
+    docnos = matching(store, coll, flt)
+    return coll.live_count() if docnos is None else len(docnos)
+
+
+def count_matching_in_ranges(
+    store: Store, coll: OpenCollection, flt: filters.Filter, ranges: list[tuple[int, int | None]]
+) -> int:
+    """Matching live objects whose token lies in any [start, end) range
+    (end None: to the end of the ring)."""
+    docnos = matching(store, coll, flt)
+    tokens = np.asarray(
+        store.records.tokens(coll.meta, None if docnos is None else sorted(docnos)),
+        dtype=np.uint64,
+    )
+    return count_in_ranges(tokens, ranges)
+
+
+def count_in_ranges(tokens: np.ndarray, ranges: list[tuple[int, int | None]]) -> int:
+    """How many tokens fall in the union of half-open [start, end) ranges."""
+    if not ranges or not len(tokens):
+        return 0
+    top = (1 << 64) - 1  # end None: the top of the ring (tokens never reach it)
+    spans = sorted((start, top if end is None else end) for start, end in ranges)
+    starts = np.asarray([a for a, _ in spans], dtype=np.uint64)
+    ends = np.asarray([b for _, b in spans], dtype=np.uint64)
+    # Each token against the last range starting at or before it; ranges from
+    # one ring do not overlap, so that is the only one that can hold it.
+    at = np.searchsorted(starts, tokens, side="right") - 1
+    inside = (at >= 0) & (tokens < ends[np.maximum(at, 0)])
+    return int(inside.sum())
+
+
+def query(
+    store: Store,
+    coll: OpenCollection,
+    flt: filters.Filter,
+    limit: int,
+    offset: int = 0,
+    order_by: str = "",
+    descending: bool = False,
+) -> list[Record]:
+    """Matching objects ordered by a property (missing values last) then id,
+    or by id alone."""
+    spec = None
+    if order_by:
+        spec = coll.meta.schema.property(order_by)
+        if spec is None:
+            raise InvalidArgument("order_by", f"unknown property {order_by!r}")
+        if spec.type.value in ("keyword[]", "text"):
+            raise InvalidArgument("order_by", f"cannot order by a {spec.type.value} property")
+    docnos = matching(store, coll, flt)
+    if docnos is None:
+        docnos = coll.universe()
+    records = [r for r in store.records.by_docnos(coll.meta, sorted(docnos)) if r is not None]
+    records.sort(key=lambda r: r.id, reverse=descending and not order_by)
+    if spec is not None:
+        present = [r for r in records if r.properties.get(order_by) is not None]
+        missing = [r for r in records if r.properties.get(order_by) is None]
+        present.sort(
+            key=lambda r: filters.comparable(spec.type, r.properties[order_by]),
+            reverse=descending,
+        )
+        records = present + missing
+    return records[offset : offset + limit]

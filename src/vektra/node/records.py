@@ -1,0 +1,299 @@
+"""Versioned object records: last writer wins by HLC version, tombstones,
+docnos (the `objects` and `docs` databases).
+
+    objects  coll(4) | token(8) | id   -> [version, deleted, docno, properties, vectors]
+    docs     coll(4) | docno(8)        -> [token, id, vector fields present]
+    meta     docno:<coll(4)>           -> the collection's next docno
+    meta     hlc                       -> the highest version stored (the clock resumes past it)
+
+A batch of writes is one LMDB transaction: for each write the record, its
+property-index entries (`node.property_index`), its change-log entry
+(`node.change_log`) and its hint (`node.hints`) commit together or not at
+all, and `apply` returns only after the commit.
+
+A write older than or equal to the stored version (a live object or a
+tombstone) is stale and changes nothing, so applying the same writes in any
+order, any number of times, ends in the same state. A live object keeps its
+docno across updates; a tombstone retires it (docnos are never reused, which
+keeps change-log replay order-independent).
+
+Objects are keyed by token so a token range is one contiguous scan (`scan`):
+rebalancing streams ranges, and a later issue's anti-entropy digests of
+(id, version) per range read them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vektra.common.errors import Internal
+from vektra.common.hlc import ZERO, Version
+from vektra.common.ring import token
+from vektra.common.values import pack, unpack
+from vektra.node import keys
+from vektra.node.catalog import CollectionMeta
+from vektra.node.change_log import ChangeLog
+from vektra.node.hints import Hints
+from vektra.node.lmdb_env import Db, LmdbEnv, Txn
+from vektra.node.property_index import PropertyIndex
+
+__all__ = ["IndexChange", "Record", "Records", "Write", "WriteResult"]
+
+_F32 = np.dtype("<f4")
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One versioned write of a batch: an upsert, or a tombstone if `deleted`."""
+
+    id: str
+    version: Version
+    deleted: bool = False
+    properties: dict[str, Any] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    hint_for: str | None = None  # keep a hint to hand this write to that member
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What the store holds for an id: a live object or a tombstone."""
+
+    id: str
+    version: Version
+    deleted: bool
+    docno: int | None
+    properties: dict[str, Any]
+    vectors: dict[str, bytes]
+
+    def vector(self, field_name: str) -> np.ndarray | None:
+        data = self.vectors.get(field_name)
+        return None if data is None else np.frombuffer(data, dtype=_F32)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexChange:
+    """What the HNSW indexes must do after a committed write."""
+
+    removed: int | None  # docno to drop from every field's index
+    docno: int | None  # docno to (re)index; None for a tombstone
+    vectors: dict[str, np.ndarray]  # field -> vector of `docno`; fields absent are dropped
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    applied: int
+    stale: int
+    changes: list[IndexChange]
+    last_seq: int
+    removed_ids: list[str] = field(default_factory=list)  # live objects now tombstoned
+
+
+def _encode(
+    version: Version,
+    deleted: bool,
+    docno: int | None,
+    props: dict[str, Any],
+    vectors: dict[str, bytes],
+) -> bytes:
+    return pack([list(version.as_tuple()), deleted, docno, props, vectors])
+
+
+def _decode(object_id: str, raw: bytes) -> Record:
+    v, deleted, docno, props, vectors = unpack(raw)
+    return Record(object_id, Version.from_tuple(v), deleted, docno, props, vectors)
+
+
+def _docno_key(meta: CollectionMeta) -> bytes:
+    return b"docno:" + keys.coll_prefix(meta.no)
+
+
+class Records:
+    def __init__(
+        self,
+        env: LmdbEnv,
+        meta_db: Db,
+        properties: PropertyIndex,
+        log: ChangeLog,
+        hints: Hints,
+    ) -> None:
+        self._env = env
+        self._meta = meta_db
+        self._objects = env.open_db(b"objects")
+        self._docs = env.open_db(b"docs")
+        self._properties = properties
+        self._log = log
+        self._hints = hints
+
+    def high_version(self, txn: Txn | None = None) -> Version:
+        """The highest version this node has stored (its clock resumes past it)."""
+        if txn is None:
+            with self._env.reader() as t:
+                return self.high_version(t)
+        raw = txn.get(b"hlc", db=self._meta)
+        return ZERO if raw is None else Version.from_tuple(unpack(raw))
+
+    # ------------------------------------------------------------ writes
+
+    def apply(self, meta: CollectionMeta, writes: list[Write]) -> WriteResult:
+        """Apply versioned writes in one transaction (last writer wins by HLC)."""
+        return self._env.write(lambda txn: self._apply_txn(txn, meta, writes))
+
+    def _apply_txn(self, txn: Txn, meta: CollectionMeta, writes: list[Write]) -> WriteResult:
+        schema = meta.schema
+        seq = self._log.last_seq(txn)
+        raw = txn.get(_docno_key(meta), db=self._meta)
+        next_docno = 1 if raw is None else int(unpack(raw))
+        high = self.high_version(txn)
+        applied = stale = 0
+        changes: list[IndexChange] = []
+        removed_ids: list[str] = []
+        for w in writes:
+            if w.hint_for:
+                self._hints.record(txn, w.hint_for, schema.name, w.id, w.version)
+            tok = token(schema.name, w.id)
+            okey = keys.object_key(meta.no, tok, w.id)
+            old_raw = txn.get(okey, db=self._objects)
+            old = None if old_raw is None else _decode(w.id, old_raw)
+            if old is not None and old.version >= w.version:
+                stale += 1
+                continue
+            applied += 1
+            if w.version > high:
+                high = w.version
+            removed: int | None = None
+            if old is not None and not old.deleted:
+                if old.docno is None:
+                    raise Internal(f"live record {old.id!r} has no docno")
+                self._properties.remove(txn, meta, old.docno, old.properties)
+                if w.deleted:
+                    removed = old.docno
+                    txn.delete(keys.doc_key(meta.no, old.docno), db=self._docs)
+            seq += 1
+            if w.deleted:
+                txn.put(okey, _encode(w.version, True, None, {}, {}), db=self._objects)
+                self._log.put(txn, seq, meta.no, w.id, None, removed)
+                if removed is not None:
+                    changes.append(IndexChange(removed=removed, docno=None, vectors={}))
+                    removed_ids.append(w.id)
+                continue
+            if old is not None and not old.deleted and old.docno is not None:
+                docno = old.docno
+            else:
+                docno = next_docno
+                next_docno += 1
+            vec_bytes = {
+                name: v.astype(_F32, copy=False).tobytes() for name, v in w.vectors.items()
+            }
+            txn.put(
+                okey, _encode(w.version, False, docno, w.properties, vec_bytes), db=self._objects
+            )
+            txn.put(
+                keys.doc_key(meta.no, docno),
+                pack([tok, w.id, sorted(vec_bytes)]),
+                db=self._docs,
+            )
+            self._properties.add(txn, meta, docno, w.properties)
+            self._log.put(txn, seq, meta.no, w.id, docno, None)
+            changes.append(IndexChange(removed=None, docno=docno, vectors=dict(w.vectors)))
+        txn.put(_docno_key(meta), pack(next_docno), db=self._meta)
+        self._log.set_last_seq(txn, seq)
+        txn.put(b"hlc", pack(list(high.as_tuple())), db=self._meta)
+        return WriteResult(applied, stale, changes, seq, removed_ids)
+
+    def purge(self, txn: Txn, meta: CollectionMeta) -> None:
+        """Every record and docno of a collection being dropped (in the caller's txn)."""
+        txn.delete(_docno_key(meta), db=self._meta)
+        prefix = keys.coll_prefix(meta.no)
+        for db in (self._objects, self._docs):
+            cur = txn.cursor(db=db)
+            if cur.set_range(prefix):
+                while cur.key().startswith(prefix):
+                    if not cur.delete():
+                        break
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, meta: CollectionMeta, ids: list[str]) -> list[Record | None]:
+        """Records (live or tombstone) for ids, in order; None when never written."""
+        out: list[Record | None] = []
+        with self._env.reader() as txn:
+            for object_id in ids:
+                raw = txn.get(
+                    keys.object_key(meta.no, token(meta.name, object_id), object_id),
+                    db=self._objects,
+                )
+                out.append(None if raw is None else _decode(object_id, raw))
+        return out
+
+    def by_docnos(self, meta: CollectionMeta, docnos: list[int]) -> list[Record | None]:
+        """Live records for docnos, in order; None for a docno no longer live."""
+        out: list[Record | None] = []
+        with self._env.reader() as txn:
+            for docno in docnos:
+                out.append(self._by_docno(txn, meta, docno))
+        return out
+
+    def _by_docno(self, txn: Txn, meta: CollectionMeta, docno: int) -> Record | None:
+        doc = txn.get(keys.doc_key(meta.no, docno), db=self._docs)
+        if doc is None:
+            return None
+        tok, object_id, _fields = unpack(doc)
+        raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
+        return None if raw is None else _decode(object_id, raw)
+
+    def tokens(self, meta: CollectionMeta, docnos: list[int] | None) -> list[int]:
+        """Ring tokens of the given live docnos (all live objects when None)."""
+        out: list[int] = []
+        with self._env.reader() as txn:
+            if docnos is None:
+                prefix = keys.coll_prefix(meta.no)
+                cur = txn.cursor(db=self._docs)
+                if cur.set_range(prefix):
+                    for k, v in cur:
+                        if not k.startswith(prefix):
+                            break
+                        out.append(unpack(v)[0])
+                return out
+            for docno in docnos:
+                doc = txn.get(keys.doc_key(meta.no, docno), db=self._docs)
+                if doc is not None:
+                    out.append(unpack(doc)[0])
+        return out
+
+    def docs(self, meta: CollectionMeta) -> Iterator[tuple[int, list[str]]]:
+        """(docno, vector fields present) of every live object."""
+        prefix = keys.coll_prefix(meta.no)
+        with self._env.reader() as txn:
+            cur = txn.cursor(db=self._docs)
+            if not cur.set_range(prefix):
+                return
+            for k, v in cur:
+                if not k.startswith(prefix):
+                    return
+                yield keys.docno_of(k), unpack(v)[2]
+
+    def live(self, meta: CollectionMeta) -> Iterator[Record]:
+        """Every live object of the collection, in token order."""
+        for rec in self.scan(meta, 0, None):
+            if not rec.deleted:
+                yield rec
+
+    def scan(
+        self, meta: CollectionMeta, token_start: int, token_end: int | None
+    ) -> Iterator[Record]:
+        """Every record (tombstones too) whose token is in [start, end)."""
+        prefix = keys.coll_prefix(meta.no)
+        start = prefix + keys.token_bytes(token_start)
+        end = None if token_end is None else prefix + keys.token_bytes(token_end)
+        with self._env.reader() as txn:
+            cur = txn.cursor(db=self._objects)
+            if not cur.set_range(start):
+                return
+            for k, v in cur:
+                if not k.startswith(prefix) or (end is not None and k >= end):
+                    return
+                yield _decode(keys.split_object_key(k)[2], v)
