@@ -260,7 +260,7 @@ def test_up_retries_a_node_on_its_own_address_and_stops_promptly_in_a_backoff(
         squatter.listen()
         wait_until(lambda: "restarting in 2 s" in up.log.read_text(), 30, "two failed restarts")
         err = up.log.read_text()
-        assert err.count("node-0 exited with code 1 while starting") >= 2, err
+        assert err.count("node-0 exited with code 2 while starting") >= 2, err
         assert "trying a free port" not in err
         assert (
             json.loads((data_dir / "up.json").read_text())["node-0"]["address"] == before["address"]
