@@ -1,7 +1,11 @@
-"""Cached gRPC channels and stubs to storage nodes, and the epoch header.
+"""Cached gRPC channels and stubs to storage nodes, and the headers every
+internal call carries.
 
-Routers and the coordinator talk to many nodes; one channel per address is
-kept and reused (channels multiplex calls and reconnect by themselves).
+Routers, the coordinator and nodes talk to many nodes; one channel per
+address is kept and reused (channels multiplex calls and reconnect by
+themselves). Every internal call says which map it was routed by
+(`x-vektra-epoch`), which cluster it belongs to (`x-vektra-cluster`) and who
+sends it (`x-vektra-from`); see proto/vektra/v1/node.proto.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from vektra.common.keepalive import Keepalive
 from vektra.common.limits import Limits
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 
-__all__ = ["EPOCH_HEADER", "NodeChannels", "epoch_metadata"]
+__all__ = ["CLUSTER_HEADER", "EPOCH_HEADER", "FROM_HEADER", "Metadata", "NodeChannels"]
 
 EPOCH_HEADER = "x-vektra-epoch"
+CLUSTER_HEADER = "x-vektra-cluster"
+FROM_HEADER = "x-vektra-from"
 
-
-def epoch_metadata(epoch: int) -> tuple[tuple[str, str], ...]:
-    return ((EPOCH_HEADER, str(epoch)),)
+Metadata = tuple[tuple[str, str], ...]
 
 
 def channel_options(limits: Limits, keepalive: Keepalive) -> list[tuple[str, int]]:
@@ -34,7 +38,13 @@ def channel_options(limits: Limits, keepalive: Keepalive) -> list[tuple[str, int
 class NodeChannels:
     """One grpc.aio channel per node address, with its stubs."""
 
-    def __init__(self, limits: Limits | None = None, keepalive: Keepalive | None = None) -> None:
+    def __init__(
+        self,
+        caller: str,
+        limits: Limits | None = None,
+        keepalive: Keepalive | None = None,
+    ) -> None:
+        self.caller = caller
         self._options = channel_options(limits or Limits(), keepalive or Keepalive())
         self._channels: dict[str, grpc.aio.Channel] = {}
 
@@ -44,6 +54,14 @@ class NodeChannels:
             channel = grpc.aio.insecure_channel(address, options=self._options)
             self._channels[address] = channel
         return channel
+
+    def metadata(self, epoch: int, cluster_id: str) -> Metadata:
+        """The headers of an internal call routed by map `epoch` of `cluster_id`."""
+        return (
+            (EPOCH_HEADER, str(epoch)),
+            (CLUSTER_HEADER, cluster_id),
+            (FROM_HEADER, self.caller),
+        )
 
     def public(self, address: str) -> vektra_pb2_grpc.VektraStub:
         return vektra_pb2_grpc.VektraStub(self._channel(address))  # type: ignore[no-untyped-call]

@@ -13,33 +13,80 @@ from typing import Any, assert_never
 
 from vektra.common.schema import CollectionSchema
 
-__all__ = ["ClusterMap", "Member", "MemberState"]
+__all__ = ["ClusterMap", "DroppedCollection", "Member", "MemberState"]
 
 
 class MemberState(enum.Enum):
-    JOINING = "joining"  # known, not yet given ranges (rebalancing moves data to it)
-    ACTIVE = "active"  # owns ranges, serves reads and writes
-    DRAINING = "draining"  # handing its ranges over; still serves
-    DOWN = "down"  # missed heartbeats; keeps its ring position, gets no traffic
+    """A member's state; each predicate names every state, so a new state
+    forces a decision everywhere (see DESIGN.md, "Replica states")."""
+
+    JOINING = "joining"  # known, being filled; not an owner yet (holds no ring positions)
+    ACTIVE = "active"  # owns its ranges; read and written
+    # Back from DOWN, restarted, wiped, or behind on writes (hints are pending
+    # for it): written, but not read until its hints are handed over and it
+    # has compared every range it holds with the other replicas.
+    RECOVERING = "recovering"
+    DOWN = "down"  # missed heartbeats: keeps its ring positions, gets no traffic
+    DRAINING = "draining"  # handing its ranges over; still read and written
+    LEFT = "left"  # gone for good; holds nothing
 
     @property
     def in_ring(self) -> bool:
         """Whether the member holds positions on the ring (owns token ranges)."""
         match self:
-            case MemberState.ACTIVE | MemberState.DRAINING | MemberState.DOWN:
+            case (
+                MemberState.ACTIVE
+                | MemberState.RECOVERING
+                | MemberState.DOWN
+                | MemberState.DRAINING
+            ):
                 return True
-            case MemberState.JOINING:
+            case MemberState.JOINING | MemberState.LEFT:
                 return False
             case _:
                 assert_never(self)
 
     @property
-    def reachable(self) -> bool:
-        """Whether routers send it requests."""
+    def writable(self) -> bool:
+        """Whether writes are sent to it (and it is otherwise up: health-checked
+        members that take calls)."""
         match self:
-            case MemberState.ACTIVE | MemberState.DRAINING | MemberState.JOINING:
+            case (
+                MemberState.ACTIVE
+                | MemberState.RECOVERING
+                | MemberState.DRAINING
+                | MemberState.JOINING
+            ):
                 return True
-            case MemberState.DOWN:
+            case MemberState.DOWN | MemberState.LEFT:
+                return False
+            case _:
+                assert_never(self)
+
+    @property
+    def readable(self) -> bool:
+        """Whether reads (gets, searches, queries, counts) may be answered by it."""
+        match self:
+            case MemberState.ACTIVE | MemberState.DRAINING:
+                return True
+            case MemberState.RECOVERING | MemberState.DOWN | MemberState.JOINING | MemberState.LEFT:
+                return False
+            case _:
+                assert_never(self)
+
+    @property
+    def health_checked(self) -> bool:
+        """Whether the coordinator keeps asking it for its NodeInfo."""
+        match self:
+            case (
+                MemberState.ACTIVE
+                | MemberState.RECOVERING
+                | MemberState.DOWN
+                | MemberState.DRAINING
+                | MemberState.JOINING
+            ):
+                return True
+            case MemberState.LEFT:
                 return False
             case _:
                 assert_never(self)
@@ -50,7 +97,25 @@ class Member:
     id: str
     address: str
     state: MemberState
-    misses: int = 0  # consecutive failed health checks (not part of the epoch)
+    # Bookkeeping of the coordinator, persisted with the map but not part of
+    # what an epoch publishes (routers and nodes never see it):
+    misses: int = 0  # consecutive failed health checks
+    boot_id: str = ""  # the node process last seen (a new one means a restart)
+    hints_for: tuple[str, ...] = ()  # members this node holds hints for
+    recovering_since: int = 0  # epoch at which it entered RECOVERING
+
+    def published(self) -> tuple[str, str, MemberState]:
+        """What routers and nodes see of the member."""
+        return (self.id, self.address, self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedCollection:
+    """A recorded drop: nodes holding this incarnation discard it."""
+
+    name: str
+    incarnation: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +125,8 @@ class ClusterMap:
     collections: tuple[CollectionSchema, ...] = ()
     vnodes: int = 64
     default_replication_factor: int = 1
+    cluster_id: str = ""  # fixed at bootstrap; "" = not bootstrapped
+    dropped: tuple[DroppedCollection, ...] = ()
 
     def member(self, member_id: str) -> Member | None:
         for m in self.members:
@@ -79,27 +146,56 @@ class ClusterMap:
                 return c
         return None
 
+    def is_dropped(self, name: str, incarnation: str) -> bool:
+        return any(d.name == name and d.incarnation == incarnation for d in self.dropped)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "epoch": self.epoch,
+            "cluster_id": self.cluster_id,
             "vnodes": self.vnodes,
             "default_replication_factor": self.default_replication_factor,
             "members": [
-                {"id": m.id, "address": m.address, "state": m.state.value, "misses": m.misses}
+                {
+                    "id": m.id,
+                    "address": m.address,
+                    "state": m.state.value,
+                    "misses": m.misses,
+                    "boot_id": m.boot_id,
+                    "hints_for": list(m.hints_for),
+                    "recovering_since": m.recovering_since,
+                }
                 for m in self.members
             ],
             "collections": [c.to_dict() for c in self.collections],
+            "dropped": [
+                {"name": d.name, "incarnation": d.incarnation, "epoch": d.epoch}
+                for d in self.dropped
+            ],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClusterMap:
         return cls(
             epoch=int(d["epoch"]),
+            cluster_id=str(d.get("cluster_id", "")),
             vnodes=int(d.get("vnodes", 64)),
             default_replication_factor=int(d.get("default_replication_factor", 1)),
             members=tuple(
-                Member(m["id"], m["address"], MemberState(m["state"]), int(m.get("misses", 0)))
+                Member(
+                    m["id"],
+                    m["address"],
+                    MemberState(m["state"]),
+                    int(m.get("misses", 0)),
+                    str(m.get("boot_id", "")),
+                    tuple(m.get("hints_for", ())),
+                    int(m.get("recovering_since", 0)),
+                )
                 for m in d["members"]
             ),
             collections=tuple(CollectionSchema.from_dict(c) for c in d["collections"]),
+            dropped=tuple(
+                DroppedCollection(x["name"], x["incarnation"], int(x["epoch"]))
+                for x in d.get("dropped", ())
+            ),
         )

@@ -70,6 +70,7 @@ def schema_from_pb(msg: pb.CollectionSchema) -> CollectionSchema:
         vectors=vectors,
         properties=tuple(props),
         replication_factor=msg.replication_factor,  # 0 = the cluster's default
+        incarnation=msg.incarnation,
     )
 
 
@@ -77,6 +78,7 @@ def schema_to_pb(schema: CollectionSchema) -> pb.CollectionSchema:
     return pb.CollectionSchema(
         name=schema.name,
         replication_factor=schema.replication_factor,
+        incarnation=schema.incarnation,
         vectors=[
             pb.VectorField(
                 name=v.name,

@@ -89,6 +89,10 @@ class CollectionSchema:
     vectors: tuple[VectorSpec, ...]
     properties: tuple[PropertySpec, ...] = ()
     replication_factor: int = 1  # 0 asks the coordinator for the cluster's default
+    # Fixed when the collection is created (by the coordinator, or by a node
+    # serving alone): a collection dropped and created again under the same
+    # name is another incarnation, so copies of the dropped one are recognised.
+    incarnation: str = ""
 
     def vector(self, name: str) -> VectorSpec | None:
         for v in self.vectors:
@@ -155,6 +159,7 @@ class CollectionSchema:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "incarnation": self.incarnation,
             "replication_factor": self.replication_factor,
             "vectors": [
                 {
@@ -223,6 +228,7 @@ class CollectionSchema:
             vectors=tuple(vectors),
             properties=tuple(props),
             replication_factor=_int(d.get("replication_factor", 1), "schema.replication_factor"),
+            incarnation=str(d.get("incarnation", "")),
         )
 
 

@@ -1,6 +1,11 @@
-"""The coordinator's shell around the pure planner: it feeds events to
-`plan`, applies and persists each action, publishes every new map to
-watchers, and hands effects to the executor.
+"""The coordinator's shell around the pure planner.
+
+For each event: `plan` it, apply the whole plan and persist the new map at
+once (one fsync and rename: a crash leaves the old map or the new one, never
+a part), then run the plan's effects on the nodes (syncs, drops, the new
+map), and only then publish the map to watchers (routers), so a router never
+routes by a map the nodes have not been given. What an effect reports comes
+back as an event.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from vektra.coordinator.planner import (
     PublishMap,
     Reject,
     SyncNodes,
-    apply,
+    apply_all,
     plan,
 )
 
@@ -66,7 +71,7 @@ class Coordinator:
         map_file: MapFile,
         policy: Policy,
         initial: ClusterMap,
-        run_effect: Callable[[ClusterMap, Effect], Awaitable[None]],
+        run_effect: Callable[[ClusterMap, Effect], Awaitable[list[Event]]],
     ) -> None:
         self._file = map_file
         self._policy = policy
@@ -74,13 +79,23 @@ class Coordinator:
         self._run_effect = run_effect
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
+        # Why this coordinator refused to bootstrap ("" = it did not).
+        self.refusal = ""
+        # The newest map whose effects on the nodes have run: what routers see.
+        self._published = self._state
 
     @property
     def state(self) -> ClusterMap:
+        """The current map (persisted; its effects may still be running)."""
         return self._state
 
+    @property
+    def published(self) -> ClusterMap:
+        """The newest map the nodes have been given: what routers route by."""
+        return self._published
+
     async def handle(self, event: Event) -> list[Action]:
-        """Plan, apply and persist one event; then carry out its effects.
+        """Plan one event, persist the whole plan, run its effects, publish.
         Raises the error of a Reject action (nothing changes then)."""
         async with self._lock:
             actions = plan(self._state, event, self._policy)
@@ -88,21 +103,26 @@ class Coordinator:
                 if isinstance(action, Reject):
                     raise action.error
             before = self._state
-            for action in actions:
-                new = apply(self._state, action)
-                if new != self._state:
-                    self._state = new
-                    # Persisted after each action: a crash leaves a prefix of
-                    # the plan applied, which is a valid state.
-                    await asyncio.to_thread(self._file.save, new)
-            state = self._state
-        if state.epoch != before.epoch:
-            log.info("cluster map epoch %d: %s", state.epoch, _describe(state))
+            new = apply_all(before, actions)
+            if new != before:
+                await asyncio.to_thread(self._file.save, new)
+                self._state = new
+        if new.epoch != before.epoch:
+            log.info("cluster map epoch %d: %s", new.epoch, _describe(new))
+        # Nodes first (PublishMap last among them), routers after.
+        effects: list[Effect] = [a for a in actions if isinstance(a, SyncNodes | DropOnNodes)]
+        effects += [a for a in actions if isinstance(a, PublishMap)]
+        results: list[Event] = []
+        for effect in effects:
+            results += await self._run_effect(new, effect)
+        if new.epoch != before.epoch:
             async with self._changed:
+                if new.epoch > self._published.epoch:
+                    self._published = new
                 self._changed.notify_all()
-        for action in actions:
-            if isinstance(action, SyncNodes | PublishMap | DropOnNodes):
-                await self._run_effect(state, action)
+        for result in results:
+            log.info("effect result: %s", result)
+            await self.handle(result)
         return actions
 
     async def watch(self, known_epoch: int) -> AsyncIterator[ClusterMap]:
@@ -111,14 +131,15 @@ class Coordinator:
         while True:
             async with self._changed:
                 await self._changed.wait_for(functools.partial(self._newer_than, last))
-                state = self._state
+                state = self._published
             last = state.epoch
             yield state
 
     def _newer_than(self, epoch: int) -> bool:
-        return self._state.epoch > epoch
+        return self._published.epoch > epoch
 
 
 def _describe(state: ClusterMap) -> str:
     members = ", ".join(f"{m.id}={m.state.value}" for m in state.members)
-    return f"members [{members}], collections {[c.name for c in state.collections]}"
+    collections = [f"{c.name}#{c.incarnation[:8]}" for c in state.collections]
+    return f"cluster {state.cluster_id[:8]}, members [{members}], collections {collections}"

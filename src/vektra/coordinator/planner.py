@@ -1,12 +1,23 @@
 """The coordinator's decisions, as a pure function: plan(state, event) -> actions.
 
 No I/O here. `plan` looks at the cluster map and one event (a health check
-result, a schema request, ...) and returns actions; `apply` applies one action
-to the map. Applying cannot fail and is idempotent (actions carry absolute
-values: "set the epoch to 7", never "add one"), so a coordinator that crashes
-after persisting N actions restarts in a valid state. Effects (talking to
-nodes) are actions too, carried out by the coordinator's executor after the
-state changes they follow are persisted.
+result, a schema request, the result of an effect, ...) and returns actions;
+`apply` applies one action to the map. Applying cannot fail and is
+idempotent (actions carry absolute values: "set the epoch to 7", never "add
+one"). The coordinator applies a whole plan and persists it at once, then
+carries out its effects (talking to nodes), then publishes the new map; what
+an effect reports comes back as an event, so retries are planned here too.
+
+Safety rules (DESIGN.md, "Replica states"; issue 8):
+* A coordinator never destroys data because its own state is missing: it
+  refuses to bootstrap a new cluster over nodes that already belong to one,
+  and a collection is removed from nodes only by an explicit, recorded drop
+  of one incarnation.
+* A member that was down, restarted, wiped, or that others hold hints for, is
+  RECOVERING (written, not read) until it reports a finished repair pass
+  started at or after that moment and no hints for it remain anywhere.
+* A node whose reported epoch, identity or collections differ from the map is
+  synced again, at every heartbeat until it agrees.
 """
 
 from __future__ import annotations
@@ -14,8 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TypeAlias
 
-from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, VektraError
-from vektra.common.membership import ClusterMap, Member, MemberState
+from vektra.common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    VektraError,
+)
+from vektra.common.membership import ClusterMap, DroppedCollection, Member, MemberState
 from vektra.common.schema import CollectionSchema
 
 __all__ = [
@@ -29,15 +46,21 @@ __all__ = [
     "Event",
     "HealthFailed",
     "HealthOk",
+    "NodeReport",
     "Policy",
     "PublishMap",
     "PutCollection",
+    "RecordDrop",
     "Reject",
     "RemoveCollection",
     "SetAddress",
+    "SetBoot",
+    "SetClusterId",
     "SetEpoch",
+    "SetHints",
     "SetMisses",
     "SetState",
+    "SyncFailed",
     "SyncNodes",
     "apply",
     "plan",
@@ -49,19 +72,34 @@ class Policy:
     failure_threshold: int = 3
 
 
+@dataclass(frozen=True, slots=True)
+class NodeReport:
+    """What a node says of itself (its NodeInfo), as the planner needs it."""
+
+    cluster_id: str = ""  # "" = it belongs to no cluster (new, or wiped)
+    epoch: int = 0
+    boot_id: str = ""
+    collections: tuple[tuple[str, str], ...] = ()  # (name, incarnation), sorted
+    hints_for: tuple[str, ...] = ()  # members it holds hints for, sorted
+    repaired_epoch: int = 0  # epoch its last full repair pass started at
+
+
 # ---------------------------------------------------------------- events
 
 
 @dataclass(frozen=True, slots=True)
 class Bootstrap:
-    """Every configured initial node answered: (id, address) of each."""
+    """Every configured initial node answered. `cluster_id` is the identity a
+    new cluster would get (the shell draws it; the plan stays pure)."""
 
-    nodes: tuple[tuple[str, str], ...]
+    cluster_id: str
+    nodes: tuple[tuple[str, str, NodeReport], ...]  # (id, address, report)
 
 
 @dataclass(frozen=True, slots=True)
 class HealthOk:
     node_id: str
+    report: NodeReport = NodeReport()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +110,7 @@ class HealthFailed:
 @dataclass(frozen=True, slots=True)
 class CreateCollection:
     schema: CollectionSchema  # validated; replication_factor 0 = the cluster default
+    incarnation: str  # drawn by the shell
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +122,21 @@ class DropCollection:
 class AddNode:
     node_id: str
     address: str
+    report: NodeReport = NodeReport()
 
 
-Event: TypeAlias = Bootstrap | HealthOk | HealthFailed | CreateCollection | DropCollection | AddNode
+@dataclass(frozen=True, slots=True)
+class SyncFailed:
+    """An effect's result: a node could not be synced (it is tried again at
+    its next heartbeat, whose report will still differ from the map)."""
+
+    node_id: str
+    why: str
+
+
+Event: TypeAlias = (
+    Bootstrap | HealthOk | HealthFailed | CreateCollection | DropCollection | AddNode | SyncFailed
+)
 
 # ---------------------------------------------------------------- actions
 
@@ -93,6 +144,11 @@ Event: TypeAlias = Bootstrap | HealthOk | HealthFailed | CreateCollection | Drop
 @dataclass(frozen=True, slots=True)
 class SetEpoch:
     epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetClusterId:
+    cluster_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +160,7 @@ class AddMember:
 class SetState:
     node_id: str
     state: MemberState
+    since: int = 0  # with RECOVERING: the epoch it enters it at
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +176,18 @@ class SetAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class SetBoot:
+    node_id: str
+    boot_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetHints:
+    node_id: str
+    hints_for: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PutCollection:
     schema: CollectionSchema
 
@@ -126,6 +195,11 @@ class PutCollection:
 @dataclass(frozen=True, slots=True)
 class RemoveCollection:
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDrop:
+    dropped: DroppedCollection
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,36 +211,45 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class SyncNodes:
-    """Effect: push the epoch and every collection schema to these nodes."""
+    """Effect: push the map (epoch, members, identity) and every collection
+    schema to these nodes."""
 
     node_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class PublishMap:
-    """Effect: send the new epoch and member list to every reachable node."""
+    """Effect: send the new map to every node that is up, then to the routers."""
 
 
 @dataclass(frozen=True, slots=True)
 class DropOnNodes:
-    """Effect: drop a collection's data on every reachable node."""
+    """Effect: drop one incarnation of a collection on these nodes."""
 
     name: str
+    incarnation: str
+    node_ids: tuple[str, ...]
 
 
 Action: TypeAlias = (
     SetEpoch
+    | SetClusterId
     | AddMember
     | SetState
     | SetMisses
     | SetAddress
+    | SetBoot
+    | SetHints
     | PutCollection
     | RemoveCollection
+    | RecordDrop
     | Reject
     | SyncNodes
     | PublishMap
     | DropOnNodes
 )
+
+EFFECTS = (SyncNodes, PublishMap, DropOnNodes)
 
 
 # ---------------------------------------------------------------- plan
@@ -174,39 +257,176 @@ Action: TypeAlias = (
 
 def plan(state: ClusterMap, event: Event, policy: Policy) -> list[Action]:
     actions = _plan(state, event, policy)
-    # Every new map reaches every node (hinted handoff needs the members).
-    if any(isinstance(a, SetEpoch) for a in actions):
+    # Every new map reaches every node and router.
+    if any(isinstance(a, SetEpoch) for a in actions) and not any(
+        isinstance(a, Reject) for a in actions
+    ):
         actions.append(PublishMap())
     return actions
 
 
+def _up(state: ClusterMap) -> tuple[str, ...]:
+    return tuple(m.id for m in state.members if m.state.writable)
+
+
 def _plan(state: ClusterMap, event: Event, policy: Policy) -> list[Action]:
     match event:
-        case Bootstrap(nodes):
-            if state.epoch:
-                return []  # already bootstrapped: the persisted map rules
+        case Bootstrap(cluster_id, nodes):
+            return _bootstrap(state, cluster_id, nodes)
+        case HealthOk(node_id, report):
+            return _health_ok(state, node_id, report)
+        case HealthFailed(node_id):
+            return _health_failed(state, node_id, policy)
+        case CreateCollection(schema, incarnation):
+            return _create(state, schema, incarnation)
+        case DropCollection(name):
+            existing = state.collection(name)
+            if existing is None:
+                return [Reject(NotFound(f"collection {name!r} does not exist"))]
+            epoch = state.epoch + 1
             return [
-                *(AddMember(Member(i, a, MemberState.ACTIVE)) for i, a in nodes),
-                SetEpoch(1),
-                SyncNodes(tuple(i for i, _ in nodes)),
+                RemoveCollection(name),
+                RecordDrop(DroppedCollection(name, existing.incarnation, epoch)),
+                SetEpoch(epoch),
+                DropOnNodes(name, existing.incarnation, _up(state)),
             ]
-        case HealthOk(node_id):
+        case AddNode(node_id, address, report):
+            if report.cluster_id and report.cluster_id != state.cluster_id:
+                return [
+                    Reject(
+                        FailedPrecondition(
+                            f"node {node_id} at {address} belongs to another cluster "
+                            f"({report.cluster_id}); this cluster is {state.cluster_id}"
+                        )
+                    )
+                ]
             m = state.member(node_id)
             if m is None:
-                return []
-            if m.state is MemberState.DOWN:
                 return [
-                    SetState(node_id, MemberState.ACTIVE),
-                    SetMisses(node_id, 0),
+                    AddMember(
+                        Member(node_id, address, MemberState.JOINING, boot_id=report.boot_id)
+                    ),
                     SetEpoch(state.epoch + 1),
                     SyncNodes((node_id,)),
                 ]
-            return [SetMisses(node_id, 0)] if m.misses else []
-        case HealthFailed(node_id):
-            m = state.member(node_id)
-            if m is None or m.state is MemberState.DOWN:
-                return []
-            misses = m.misses + 1
+            if m.address != address:
+                return [SetAddress(node_id, address), SetEpoch(state.epoch + 1)]
+            return []
+        case SyncFailed():
+            # Nothing to change: the node's next report still differs from
+            # the map, and that plans the next sync.
+            return []
+    raise AssertionError(event)
+
+
+def _bootstrap(
+    state: ClusterMap, cluster_id: str, nodes: tuple[tuple[str, str, NodeReport], ...]
+) -> list[Action]:
+    if state.epoch:
+        return []  # already bootstrapped: the persisted map rules
+    claimed = [(i, r.cluster_id) for i, _a, r in nodes if r.cluster_id]
+    if claimed:
+        owners = ", ".join(f"{i} belongs to cluster {c}" for i, c in claimed)
+        return [
+            Reject(
+                FailedPrecondition(
+                    f"refusing to bootstrap a new cluster over nodes that hold one ({owners}): "
+                    "this coordinator has no cluster map for them. Start it with the data "
+                    "directory of that cluster's coordinator; nothing was changed on any node"
+                )
+            )
+        ]
+    return [
+        SetClusterId(cluster_id),
+        *(AddMember(Member(i, a, MemberState.ACTIVE, boot_id=r.boot_id)) for i, a, r in nodes),
+        SetEpoch(1),
+        SyncNodes(tuple(i for i, _a, _r in nodes)),
+    ]
+
+
+def _hinted_targets(state: ClusterMap, except_for: str) -> set[str]:
+    return {t for m in state.members if m.id != except_for for t in m.hints_for}
+
+
+def _health_ok(state: ClusterMap, node_id: str, report: NodeReport) -> list[Action]:
+    m = state.member(node_id)
+    if m is None:
+        return []
+    if report.cluster_id and report.cluster_id != state.cluster_id:
+        # Something else answers at the member's address (a node of another
+        # cluster): for this cluster the member is not there.
+        return _health_failed(state, node_id, Policy())
+    actions: list[Action] = []
+    if m.misses:
+        actions.append(SetMisses(node_id, 0))
+    restarted = bool(m.boot_id) and report.boot_id != m.boot_id
+    if report.boot_id != m.boot_id:
+        actions.append(SetBoot(node_id, report.boot_id))
+    epoch = state.epoch + 1
+    new_state: MemberState | None = None
+    # Members this node now holds hints for fell behind: not readable until
+    # the hints are handed over.
+    if report.hints_for != m.hints_for:
+        actions.append(SetHints(node_id, report.hints_for))
+        for target in sorted(set(report.hints_for) - set(m.hints_for)):
+            t = state.member(target)
+            if t is not None and t.state is MemberState.ACTIVE:
+                actions.append(SetState(target, MemberState.RECOVERING, since=epoch))
+    others_hold_hints = node_id in _hinted_targets(state, node_id)
+    wiped = not report.cluster_id
+    match m.state:
+        case MemberState.DOWN:
+            new_state = MemberState.RECOVERING
+        case MemberState.ACTIVE | MemberState.DRAINING:
+            if restarted or wiped or others_hold_hints:
+                new_state = MemberState.RECOVERING
+        case MemberState.RECOVERING:
+            if restarted or wiped:
+                new_state = MemberState.RECOVERING  # start over: it lost what it repaired
+            elif (
+                report.repaired_epoch >= m.recovering_since
+                and not others_hold_hints
+                and report.epoch == state.epoch
+            ):
+                new_state = MemberState.ACTIVE
+        case MemberState.JOINING | MemberState.LEFT:
+            pass
+    if new_state is not None:
+        actions.append(SetState(node_id, new_state, since=epoch))
+    changed = tuple(sorted({a.node_id for a in actions if isinstance(a, SetState)}))
+    if changed:
+        actions += [SetEpoch(epoch), SyncNodes(changed)]
+    elif _out_of_sync(state, report):
+        actions.append(SyncNodes((node_id,)))
+    stale = [(n, i) for n, i in report.collections if state.is_dropped(n, i)]
+    for name, incarnation in stale:
+        actions.append(DropOnNodes(name, incarnation, (node_id,)))
+    return actions
+
+
+def _out_of_sync(state: ClusterMap, report: NodeReport) -> bool:
+    wanted = tuple(sorted((c.name, c.incarnation) for c in state.collections))
+    held = tuple(sorted(c for c in report.collections if not state.is_dropped(*c)))
+    return (
+        report.epoch != state.epoch
+        or report.cluster_id != state.cluster_id
+        or not set(wanted) <= set(held)
+    )
+
+
+def _health_failed(state: ClusterMap, node_id: str, policy: Policy) -> list[Action]:
+    m = state.member(node_id)
+    if m is None:
+        return []
+    misses = m.misses + 1
+    match m.state:
+        case MemberState.DOWN | MemberState.LEFT:
+            return []
+        case MemberState.JOINING:
+            # Not an owner: missing heartbeats moves no ranges. (Marking it
+            # DOWN would put it in the ring, owning ranges it has no data for.)
+            return [SetMisses(node_id, misses)]
+        case MemberState.ACTIVE | MemberState.RECOVERING | MemberState.DRAINING:
             if misses >= policy.failure_threshold:
                 return [
                     SetState(node_id, MemberState.DOWN),
@@ -214,43 +434,28 @@ def _plan(state: ClusterMap, event: Event, policy: Policy) -> list[Action]:
                     SetEpoch(state.epoch + 1),
                 ]
             return [SetMisses(node_id, misses)]
-        case CreateCollection(schema):
-            existing = state.collection(schema.name)
-            if existing is not None:
-                return [Reject(AlreadyExists(f"collection {schema.name!r} already exists"))]
-            rf = schema.replication_factor or state.default_replication_factor
-            owners = sum(1 for m in state.members if m.state.in_ring)
-            if rf > owners:
-                return [
-                    Reject(
-                        InvalidArgument(
-                            "schema.replication_factor",
-                            f"replication factor {rf} is more than the {owners} nodes "
-                            "of the cluster",
-                        )
-                    )
-                ]
-            return [
-                PutCollection(replace(schema, replication_factor=rf)),
-                SetEpoch(state.epoch + 1),
-                SyncNodes(tuple(m.id for m in state.members if m.state.reachable)),
-            ]
-        case DropCollection(name):
-            if state.collection(name) is None:
-                return [Reject(NotFound(f"collection {name!r} does not exist"))]
-            return [RemoveCollection(name), SetEpoch(state.epoch + 1), DropOnNodes(name)]
-        case AddNode(node_id, address):
-            m = state.member(node_id)
-            if m is None:
-                return [
-                    AddMember(Member(node_id, address, MemberState.JOINING)),
-                    SetEpoch(state.epoch + 1),
-                    SyncNodes((node_id,)),
-                ]
-            if m.address != address:
-                return [SetAddress(node_id, address), SetEpoch(state.epoch + 1)]
-            return []
-    raise AssertionError(event)
+    raise AssertionError(m.state)
+
+
+def _create(state: ClusterMap, schema: CollectionSchema, incarnation: str) -> list[Action]:
+    if state.collection(schema.name) is not None:
+        return [Reject(AlreadyExists(f"collection {schema.name!r} already exists"))]
+    rf = schema.replication_factor or state.default_replication_factor
+    owners = sum(1 for m in state.members if m.state.in_ring)
+    if rf > owners:
+        return [
+            Reject(
+                InvalidArgument(
+                    "schema.replication_factor",
+                    f"replication factor {rf} is more than the {owners} nodes of the cluster",
+                )
+            )
+        ]
+    return [
+        PutCollection(replace(schema, replication_factor=rf, incarnation=incarnation)),
+        SetEpoch(state.epoch + 1),
+        SyncNodes(_up(state)),
+    ]
 
 
 # ---------------------------------------------------------------- apply
@@ -268,17 +473,25 @@ def apply(state: ClusterMap, action: Action) -> ClusterMap:
     match action:
         case SetEpoch(epoch):
             return replace(state, epoch=max(state.epoch, epoch))
+        case SetClusterId(cluster_id):
+            return state if state.cluster_id else replace(state, cluster_id=cluster_id)
         case AddMember(member):
             if state.member(member.id) is not None:
                 return state
             members = tuple(sorted((*state.members, member), key=lambda m: m.id))
             return replace(state, members=members)
-        case SetState(node_id, st):
+        case SetState(node_id, st, since):
+            if st is MemberState.RECOVERING:
+                return _set_member(state, node_id, state=st, recovering_since=since)
             return _set_member(state, node_id, state=st)
         case SetMisses(node_id, misses):
             return _set_member(state, node_id, misses=misses)
         case SetAddress(node_id, address):
             return _set_member(state, node_id, address=address)
+        case SetBoot(node_id, boot_id):
+            return _set_member(state, node_id, boot_id=boot_id)
+        case SetHints(node_id, hints_for):
+            return _set_member(state, node_id, hints_for=hints_for)
         case PutCollection(schema):
             others = tuple(c for c in state.collections if c.name != schema.name)
             return replace(
@@ -286,6 +499,16 @@ def apply(state: ClusterMap, action: Action) -> ClusterMap:
             )
         case RemoveCollection(name):
             return replace(state, collections=tuple(c for c in state.collections if c.name != name))
+        case RecordDrop(dropped):
+            if dropped in state.dropped:
+                return state
+            return replace(state, dropped=(*state.dropped, dropped))
         case Reject() | SyncNodes() | PublishMap() | DropOnNodes():
             return state
     raise AssertionError(action)
+
+
+def apply_all(state: ClusterMap, actions: list[Action]) -> ClusterMap:
+    for action in actions:
+        state = apply(state, action)
+    return state

@@ -1,8 +1,10 @@
 """The coordinator process: the cluster map's home.
 
 On first start it waits until every configured initial node answers, then
-publishes epoch 1 with all of them ACTIVE. From then on the map persisted in
-its data folder rules; health checks mark nodes DOWN and back ACTIVE.
+publishes epoch 1 of a new cluster (a fresh cluster id) with all of them
+ACTIVE, unless a node already belongs to a cluster: then it refuses. From
+then on the map persisted in its data folder rules; health checks drive the
+members' states (DOWN, RECOVERING, ACTIVE).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import uuid
 
 import grpc
 from grpc_health.v1 import health
 
 from vektra.common.channels import NodeChannels
+from vektra.common.errors import FailedPrecondition
 from vektra.common.limits import Limits
 from vektra.common.membership import ClusterMap
 from vektra.common.serving import (
@@ -28,7 +32,7 @@ from vektra.common.serving import (
 from vektra.coordinator.config import CoordinatorConfig
 from vektra.coordinator.core import Coordinator, MapFile
 from vektra.coordinator.executor import Executor
-from vektra.coordinator.health import health_loop, probe
+from vektra.coordinator.health import Probed, health_loop, probe
 from vektra.coordinator.planner import AddNode, Bootstrap, Policy
 from vektra.coordinator.service import CoordinatorService
 from vektra.v1 import coordinator_pb2_grpc
@@ -41,26 +45,39 @@ log = logging.getLogger(__name__)
 async def _bootstrap(
     coordinator: Coordinator, channels: NodeChannels, config: CoordinatorConfig
 ) -> None:
-    """Make the configured nodes members, then keep checking health."""
+    """Make the configured nodes members, then keep checking health.
+
+    A coordinator without a map bootstraps a new cluster only over nodes
+    that belong to none; over nodes of an existing cluster it refuses, says so
+    at ERROR level every 30 s and touches nothing (its map is what was lost,
+    not their data)."""
     if coordinator.state.epoch == 0 and config.nodes:
-        found: dict[str, str] = {}
+        found: dict[str, Probed] = {}
         while len(found) < len(config.nodes):
             for address in config.nodes:
                 if address not in found:
-                    node_id = await probe(channels, address, 2.0)
-                    if node_id is not None:
-                        found[address] = node_id
+                    probed = await probe(channels, address, 2.0)
+                    if probed is not None:
+                        found[address] = probed
             if len(found) < len(config.nodes):
                 waiting = [a for a in config.nodes if a not in found]
                 log.info("waiting for initial nodes: %s", ", ".join(waiting))
                 await asyncio.sleep(0.5)
-        await coordinator.handle(Bootstrap(tuple((i, a) for a, i in found.items())))
+        nodes = tuple((p.node_id, a, p.report) for a, p in found.items())
+        while True:
+            try:
+                await coordinator.handle(Bootstrap(uuid.uuid4().hex, nodes))
+                break
+            except FailedPrecondition as exc:
+                coordinator.refusal = exc.message
+                log.error("REFUSING TO BOOTSTRAP: %s", exc.message)
+                await asyncio.sleep(30)
     else:
         for address in config.nodes:
             if coordinator.state.member_at(address) is None:
-                node_id = await probe(channels, address, 2.0)
-                if node_id is not None:
-                    await coordinator.handle(AddNode(node_id, address))
+                probed = await probe(channels, address, 2.0)
+                if probed is not None:
+                    await coordinator.handle(AddNode(probed.node_id, address, probed.report))
     await health_loop(coordinator, channels, config.heartbeat_interval_s)
 
 
@@ -85,7 +102,7 @@ class RunningCoordinator:
 
 
 async def start(config: CoordinatorConfig) -> RunningCoordinator:
-    channels = NodeChannels(Limits(), config.keepalive)
+    channels = NodeChannels("coordinator", Limits(), config.keepalive)
     executor = Executor(channels)
     initial = ClusterMap(
         vnodes=config.vnodes, default_replication_factor=config.default_replication_factor

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from vektra.v1 import vektra_pb2 as vektra_dot_v1_dot_vektra__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bvektra/v1/coordinator.proto\x12\tvektra.v1\x1a\x16vektra/v1/vektra.proto\"J\n\x06Member\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.vektra.v1.NodeState\"\x81\x01\n\nClusterMap\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\"\n\x07members\x18\x02 \x03(\x0b\x32\x11.vektra.v1.Member\x12\x30\n\x0b\x63ollections\x18\x03 \x03(\x0b\x32\x1b.vektra.v1.CollectionSchema\x12\x0e\n\x06vnodes\x18\x04 \x01(\r\"\x0f\n\rGetMapRequest\"&\n\x0fWatchMapRequest\x12\x13\n\x0bknown_epoch\x18\x01 \x01(\x04\"!\n\x0e\x41\x64\x64NodeRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"C\n\x0f\x41\x64\x64NodeResponse\x12!\n\x06member\x18\x01 \x01(\x0b\x32\x11.vektra.v1.Member\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x32\xff\x02\n\x0b\x43oordinator\x12\x39\n\x06GetMap\x12\x18.vektra.v1.GetMapRequest\x1a\x15.vektra.v1.ClusterMap\x12?\n\x08WatchMap\x12\x1a.vektra.v1.WatchMapRequest\x1a\x15.vektra.v1.ClusterMap0\x01\x12[\n\x10\x43reateCollection\x12\".vektra.v1.CreateCollectionRequest\x1a#.vektra.v1.CreateCollectionResponse\x12U\n\x0e\x44ropCollection\x12 .vektra.v1.DropCollectionRequest\x1a!.vektra.v1.DropCollectionResponse\x12@\n\x07\x41\x64\x64Node\x12\x19.vektra.v1.AddNodeRequest\x1a\x1a.vektra.v1.AddNodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bvektra/v1/coordinator.proto\x12\tvektra.v1\x1a\x16vektra/v1/vektra.proto\"J\n\x06Member\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.vektra.v1.NodeState\"\xc4\x01\n\nClusterMap\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\"\n\x07members\x18\x02 \x03(\x0b\x32\x11.vektra.v1.Member\x12\x30\n\x0b\x63ollections\x18\x03 \x03(\x0b\x32\x1b.vektra.v1.CollectionSchema\x12\x0e\n\x06vnodes\x18\x04 \x01(\r\x12\x12\n\ncluster_id\x18\x05 \x01(\t\x12-\n\x07\x64ropped\x18\x06 \x03(\x0b\x32\x1c.vektra.v1.DroppedCollection\"E\n\x11\x44roppedCollection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\"\x0f\n\rGetMapRequest\"&\n\x0fWatchMapRequest\x12\x13\n\x0bknown_epoch\x18\x01 \x01(\x04\"!\n\x0e\x41\x64\x64NodeRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"C\n\x0f\x41\x64\x64NodeResponse\x12!\n\x06member\x18\x01 \x01(\x0b\x32\x11.vektra.v1.Member\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x32\xff\x02\n\x0b\x43oordinator\x12\x39\n\x06GetMap\x12\x18.vektra.v1.GetMapRequest\x1a\x15.vektra.v1.ClusterMap\x12?\n\x08WatchMap\x12\x1a.vektra.v1.WatchMapRequest\x1a\x15.vektra.v1.ClusterMap0\x01\x12[\n\x10\x43reateCollection\x12\".vektra.v1.CreateCollectionRequest\x1a#.vektra.v1.CreateCollectionResponse\x12U\n\x0e\x44ropCollection\x12 .vektra.v1.DropCollectionRequest\x1a!.vektra.v1.DropCollectionResponse\x12@\n\x07\x41\x64\x64Node\x12\x19.vektra.v1.AddNodeRequest\x1a\x1a.vektra.v1.AddNodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,15 +35,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBER']._serialized_start=66
   _globals['_MEMBER']._serialized_end=140
   _globals['_CLUSTERMAP']._serialized_start=143
-  _globals['_CLUSTERMAP']._serialized_end=272
-  _globals['_GETMAPREQUEST']._serialized_start=274
-  _globals['_GETMAPREQUEST']._serialized_end=289
-  _globals['_WATCHMAPREQUEST']._serialized_start=291
-  _globals['_WATCHMAPREQUEST']._serialized_end=329
-  _globals['_ADDNODEREQUEST']._serialized_start=331
-  _globals['_ADDNODEREQUEST']._serialized_end=364
-  _globals['_ADDNODERESPONSE']._serialized_start=366
-  _globals['_ADDNODERESPONSE']._serialized_end=433
-  _globals['_COORDINATOR']._serialized_start=436
-  _globals['_COORDINATOR']._serialized_end=819
+  _globals['_CLUSTERMAP']._serialized_end=339
+  _globals['_DROPPEDCOLLECTION']._serialized_start=341
+  _globals['_DROPPEDCOLLECTION']._serialized_end=410
+  _globals['_GETMAPREQUEST']._serialized_start=412
+  _globals['_GETMAPREQUEST']._serialized_end=427
+  _globals['_WATCHMAPREQUEST']._serialized_start=429
+  _globals['_WATCHMAPREQUEST']._serialized_end=467
+  _globals['_ADDNODEREQUEST']._serialized_start=469
+  _globals['_ADDNODEREQUEST']._serialized_end=502
+  _globals['_ADDNODERESPONSE']._serialized_start=504
+  _globals['_ADDNODERESPONSE']._serialized_end=571
+  _globals['_COORDINATOR']._serialized_start=574
+  _globals['_COORDINATOR']._serialized_end=957
 # @@protoc_insertion_point(module_scope)

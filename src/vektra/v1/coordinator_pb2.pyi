@@ -18,16 +18,30 @@ class Member(_message.Message):
     def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[_Union[_vektra_pb2.NodeState, str]] = ...) -> None: ...
 
 class ClusterMap(_message.Message):
-    __slots__ = ("epoch", "members", "collections", "vnodes")
+    __slots__ = ("epoch", "members", "collections", "vnodes", "cluster_id", "dropped")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     VNODES_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     members: _containers.RepeatedCompositeFieldContainer[Member]
     collections: _containers.RepeatedCompositeFieldContainer[_vektra_pb2.CollectionSchema]
     vnodes: int
-    def __init__(self, epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., collections: _Optional[_Iterable[_Union[_vektra_pb2.CollectionSchema, _Mapping]]] = ..., vnodes: _Optional[int] = ...) -> None: ...
+    cluster_id: str
+    dropped: _containers.RepeatedCompositeFieldContainer[DroppedCollection]
+    def __init__(self, epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., collections: _Optional[_Iterable[_Union[_vektra_pb2.CollectionSchema, _Mapping]]] = ..., vnodes: _Optional[int] = ..., cluster_id: _Optional[str] = ..., dropped: _Optional[_Iterable[_Union[DroppedCollection, _Mapping]]] = ...) -> None: ...
+
+class DroppedCollection(_message.Message):
+    __slots__ = ("name", "incarnation", "epoch")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    incarnation: str
+    epoch: int
+    def __init__(self, name: _Optional[str] = ..., incarnation: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class GetMapRequest(_message.Message):
     __slots__ = ()

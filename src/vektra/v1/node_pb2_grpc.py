@@ -49,6 +49,16 @@ class NodeStub:
                 request_serializer=vektra_dot_v1_dot_node__pb2.CountRangesRequest.SerializeToString,
                 response_deserializer=vektra_dot_v1_dot_node__pb2.CountRangesResponse.FromString,
                 _registered_method=True)
+        self.ShardSearch = channel.unary_unary(
+                '/vektra.v1.Node/ShardSearch',
+                request_serializer=vektra_dot_v1_dot_node__pb2.ShardSearchRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.ShardSearchResponse.FromString,
+                _registered_method=True)
+        self.ShardQuery = channel.unary_unary(
+                '/vektra.v1.Node/ShardQuery',
+                request_serializer=vektra_dot_v1_dot_node__pb2.ShardQueryRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.ShardQueryResponse.FromString,
+                _registered_method=True)
         self.SetEpoch = channel.unary_unary(
                 '/vektra.v1.Node/SetEpoch',
                 request_serializer=vektra_dot_v1_dot_node__pb2.SetEpochRequest.SerializeToString,
@@ -59,6 +69,11 @@ class NodeStub:
                 request_serializer=vektra_dot_v1_dot_node__pb2.EnsureCollectionRequest.SerializeToString,
                 response_deserializer=vektra_dot_v1_dot_node__pb2.EnsureCollectionResponse.FromString,
                 _registered_method=True)
+        self.DropIncarnation = channel.unary_unary(
+                '/vektra.v1.Node/DropIncarnation',
+                request_serializer=vektra_dot_v1_dot_node__pb2.DropIncarnationRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.DropIncarnationResponse.FromString,
+                _registered_method=True)
         self.NodeInfo = channel.unary_unary(
                 '/vektra.v1.Node/NodeInfo',
                 request_serializer=vektra_dot_v1_dot_node__pb2.NodeInfoRequest.SerializeToString,
@@ -68,6 +83,16 @@ class NodeStub:
                 '/vektra.v1.Node/ScanRange',
                 request_serializer=vektra_dot_v1_dot_node__pb2.ScanRangeRequest.SerializeToString,
                 response_deserializer=vektra_dot_v1_dot_node__pb2.ScanRangeBatch.FromString,
+                _registered_method=True)
+        self.RangeDigest = channel.unary_unary(
+                '/vektra.v1.Node/RangeDigest',
+                request_serializer=vektra_dot_v1_dot_node__pb2.RangeDigestRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.RangeDigestResponse.FromString,
+                _registered_method=True)
+        self.RangeVersions = channel.unary_unary(
+                '/vektra.v1.Node/RangeVersions',
+                request_serializer=vektra_dot_v1_dot_node__pb2.RangeVersionsRequest.SerializeToString,
+                response_deserializer=vektra_dot_v1_dot_node__pb2.RangeVersionsResponse.FromString,
                 _registered_method=True)
 
 
@@ -92,6 +117,18 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ShardSearch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShardQuery(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetEpoch(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -104,6 +141,12 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DropIncarnation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def NodeInfo(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -111,6 +154,18 @@ class NodeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ScanRange(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RangeDigest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RangeVersions(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -134,6 +189,16 @@ def add_NodeServicer_to_server(servicer, server):
                     request_deserializer=vektra_dot_v1_dot_node__pb2.CountRangesRequest.FromString,
                     response_serializer=vektra_dot_v1_dot_node__pb2.CountRangesResponse.SerializeToString,
             ),
+            'ShardSearch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShardSearch,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.ShardSearchRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.ShardSearchResponse.SerializeToString,
+            ),
+            'ShardQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShardQuery,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.ShardQueryRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.ShardQueryResponse.SerializeToString,
+            ),
             'SetEpoch': grpc.unary_unary_rpc_method_handler(
                     servicer.SetEpoch,
                     request_deserializer=vektra_dot_v1_dot_node__pb2.SetEpochRequest.FromString,
@@ -144,6 +209,11 @@ def add_NodeServicer_to_server(servicer, server):
                     request_deserializer=vektra_dot_v1_dot_node__pb2.EnsureCollectionRequest.FromString,
                     response_serializer=vektra_dot_v1_dot_node__pb2.EnsureCollectionResponse.SerializeToString,
             ),
+            'DropIncarnation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropIncarnation,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.DropIncarnationRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.DropIncarnationResponse.SerializeToString,
+            ),
             'NodeInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeInfo,
                     request_deserializer=vektra_dot_v1_dot_node__pb2.NodeInfoRequest.FromString,
@@ -153,6 +223,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.ScanRange,
                     request_deserializer=vektra_dot_v1_dot_node__pb2.ScanRangeRequest.FromString,
                     response_serializer=vektra_dot_v1_dot_node__pb2.ScanRangeBatch.SerializeToString,
+            ),
+            'RangeDigest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RangeDigest,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.RangeDigestRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.RangeDigestResponse.SerializeToString,
+            ),
+            'RangeVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.RangeVersions,
+                    request_deserializer=vektra_dot_v1_dot_node__pb2.RangeVersionsRequest.FromString,
+                    response_serializer=vektra_dot_v1_dot_node__pb2.RangeVersionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -247,6 +327,60 @@ class Node:
             _registered_method=True)
 
     @staticmethod
+    def ShardSearch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/ShardSearch',
+            vektra_dot_v1_dot_node__pb2.ShardSearchRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.ShardSearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShardQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/ShardQuery',
+            vektra_dot_v1_dot_node__pb2.ShardQueryRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.ShardQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def SetEpoch(request,
             target,
             options=(),
@@ -301,6 +435,33 @@ class Node:
             _registered_method=True)
 
     @staticmethod
+    def DropIncarnation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/DropIncarnation',
+            vektra_dot_v1_dot_node__pb2.DropIncarnationRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.DropIncarnationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def NodeInfo(request,
             target,
             options=(),
@@ -344,6 +505,60 @@ class Node:
             '/vektra.v1.Node/ScanRange',
             vektra_dot_v1_dot_node__pb2.ScanRangeRequest.SerializeToString,
             vektra_dot_v1_dot_node__pb2.ScanRangeBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RangeDigest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/RangeDigest',
+            vektra_dot_v1_dot_node__pb2.RangeDigestRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.RangeDigestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RangeVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vektra.v1.Node/RangeVersions',
+            vektra_dot_v1_dot_node__pb2.RangeVersionsRequest.SerializeToString,
+            vektra_dot_v1_dot_node__pb2.RangeVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,8 @@ class NodeState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NODE_STATE_ACTIVE: _ClassVar[NodeState]
     NODE_STATE_DRAINING: _ClassVar[NodeState]
     NODE_STATE_DOWN: _ClassVar[NodeState]
+    NODE_STATE_RECOVERING: _ClassVar[NodeState]
+    NODE_STATE_LEFT: _ClassVar[NodeState]
 METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_L2: Metric
@@ -60,6 +62,8 @@ NODE_STATE_JOINING: NodeState
 NODE_STATE_ACTIVE: NodeState
 NODE_STATE_DRAINING: NodeState
 NODE_STATE_DOWN: NodeState
+NODE_STATE_RECOVERING: NodeState
+NODE_STATE_LEFT: NodeState
 
 class HnswParams(_message.Message):
     __slots__ = ("m", "ef_construction", "ef")
@@ -94,16 +98,18 @@ class PropertyField(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[PropertyType, str]] = ..., indexed: _Optional[bool] = ...) -> None: ...
 
 class CollectionSchema(_message.Message):
-    __slots__ = ("name", "vectors", "properties", "replication_factor")
+    __slots__ = ("name", "vectors", "properties", "replication_factor", "incarnation")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     vectors: _containers.RepeatedCompositeFieldContainer[VectorField]
     properties: _containers.RepeatedCompositeFieldContainer[PropertyField]
     replication_factor: int
-    def __init__(self, name: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[VectorField, _Mapping]]] = ..., properties: _Optional[_Iterable[_Union[PropertyField, _Mapping]]] = ..., replication_factor: _Optional[int] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, name: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[VectorField, _Mapping]]] = ..., properties: _Optional[_Iterable[_Union[PropertyField, _Mapping]]] = ..., replication_factor: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class Version(_message.Message):
     __slots__ = ("physical_ms", "logical", "writer")
