@@ -67,9 +67,9 @@ class Ring:
         self._starts_np = np.asarray(self._starts, dtype=np.uint64)
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Ring)
-            and (self.owners, self.vnodes) == (other.owners, other.vnodes)
+        return isinstance(other, Ring) and (self.owners, self.vnodes) == (
+            other.owners,
+            other.vnodes,
         )
 
     def __hash__(self) -> int:

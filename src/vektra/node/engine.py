@@ -30,12 +30,12 @@ import numpy as np
 from vektra.common import filters
 from vektra.common.errors import AlreadyExists, InvalidArgument
 from vektra.common.hlc import HybridClock, Version
-from vektra.common.membership import Member
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import ObjectIn
 from vektra.node import query as reads
 from vektra.node import search as vector_search
 from vektra.node.checkpoint import remove_checkpoints, save_checkpoint
+from vektra.node.cluster_view import ClusterView
 from vektra.node.commit import commit
 from vektra.node.config import EngineConfig
 from vektra.node.open_collections import OpenCollection, OpenCollections
@@ -68,8 +68,9 @@ class Engine:
         self._write_lock = threading.RLock()
         self._colls = OpenCollections()
         self._dirty = 0  # changes since the last checkpoint
-        self.epoch = 0  # newest cluster-map epoch seen (in memory; the coordinator re-sends it)
-        self.members: dict[str, Member] = {}  # as of `epoch`, for hinted handoff
+        # The map the coordinator last gave this node (see node.cluster_view).
+        # TODO(issue 8): persisted in the store's meta and restored here.
+        self.cluster = ClusterView(self.node_id)
         self.recovery: dict[str, str] = {}  # "collection.field" -> how its index came back
         for meta in self._store.catalog.collections():
             coll, how = open_collection(self._store, meta, self._index_dir)
