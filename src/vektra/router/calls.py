@@ -1,6 +1,6 @@
 """How a router calls its nodes: every downstream call carries the map's
-epoch and a deadline, goes to many nodes at once, and is retried once with a
-fresh map when a node says the map it was routed by is stale.
+epoch, the cluster id and the router's id, has a deadline, and is retried
+once with a fresh map when a node says the map it was routed by is stale.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
-from vektra.common.channels import NodeChannels, epoch_metadata
+from vektra.common.channels import NodeChannels
 from vektra.common.errors import (
     DeadlineExceeded,
     FailedPrecondition,
@@ -23,24 +23,27 @@ from vektra.common.grpc_errors import from_rpc_error
 from vektra.common.schema import CollectionSchema
 from vektra.node.epoch import STALE_EPOCH
 from vektra.router.cluster_map import MapWatcher
-from vektra.router.ring import RingView
+from vektra.router.replication import Topology
 
-__all__ = ["Ctx", "NodeCalls", "client_error"]
+__all__ = ["Ctx", "NodeCalls", "Stale", "client_error"]
 
 Ctx: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 T = TypeVar("T")
 
 
-class _Stale(Exception):
+class Stale(Exception):
     """A node knows a newer cluster map than the one this call routed by."""
 
 
 def client_error(errors: dict[str, VektraError]) -> VektraError | None:
-    """A node's refusal of the request itself (bad input), if any: passed on as is."""
+    """A node's refusal of the request itself (bad input), if any: passed on
+    as is. Unavailability, deadlines, bugs and a node that is not in step with
+    the map (FAILED_PRECONDITION) are the node's trouble, not the caller's."""
     for err in errors.values():
         if not isinstance(err, Unavailable) and err.code not in (
             "DEADLINE_EXCEEDED",
             "INTERNAL",
+            "FAILED_PRECONDITION",
         ):
             return err
     return None
@@ -57,40 +60,47 @@ class NodeCalls:
         remaining = context.time_remaining()
         return self._budget_s if remaining is None else max(0.0, min(remaining, self._budget_s))
 
-    async def routed(self, fn: Callable[[RingView], Awaitable[T]]) -> T:
+    async def routed(self, fn: Callable[[Topology], Awaitable[T]]) -> T:
         """Run with the current map; once more with a fresh one if a node says it is stale."""
         try:
             return await fn(self.maps.current())
-        except _Stale:
-            view = await self.maps.refresh()
+        except Stale:
+            topo = await self.maps.refresh()
             try:
-                return await fn(view)
-            except _Stale as exc:
+                return await fn(topo)
+            except Stale as exc:
                 raise FailedPrecondition(f"cluster map changed during the call: {exc}") from None
 
+    async def call(
+        self, topo: Topology, node: str, method: str, request: Any, timeout: float
+    ) -> Any:
+        """One node-internal call; a node's error as its typed VektraError,
+        `Stale` when the node knows a newer map."""
+        stub = self.channels.internal(topo.addresses[node])
+        md = self.channels.metadata(topo.epoch, topo.cluster.cluster_id)
+        try:
+            return await getattr(stub, method)(request, timeout=timeout, metadata=md)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and STALE_EPOCH in (
+                exc.details() or ""
+            ):
+                raise Stale(exc.details()) from None
+            raise from_rpc_error(exc) from None
+
     async def fanout(
-        self,
-        view: RingView,
-        method: str,
-        requests: dict[str, Any],
-        timeout: float,
-        *,
-        public: bool = False,
+        self, topo: Topology, method: str, requests: dict[str, Any], timeout: float
     ) -> tuple[dict[str, Any], dict[str, VektraError]]:
-        """Call `method` on each node with its request, concurrently (the
-        node-internal service, or the public one); (answers, errors) by node id."""
-        md = epoch_metadata(view.epoch)
+        """Call `method` on each node with its request, concurrently;
+        (answers, errors) by node id."""
         ids = list(requests)
-
-        async def one(node_id: str) -> Any:
-            address = view.address(node_id)
-            stub = self.channels.public(address) if public else self.channels.internal(address)
-            return await getattr(stub, method)(requests[node_id], timeout=timeout, metadata=md)
-
         try:
             # Each call has its own deadline; this only guards against a hang.
             results = await asyncio.wait_for(
-                asyncio.gather(*(one(i) for i in ids), return_exceptions=True), timeout + 1.0
+                asyncio.gather(
+                    *(self.call(topo, i, method, requests[i], timeout) for i in ids),
+                    return_exceptions=True,
+                ),
+                timeout + 1.0,
             )
         except TimeoutError:
             raise DeadlineExceeded(
@@ -99,20 +109,18 @@ class NodeCalls:
         answers: dict[str, Any] = {}
         errors: dict[str, VektraError] = {}
         for node_id, result in zip(ids, results, strict=True):
-            if isinstance(result, grpc.aio.AioRpcError):
-                if result.code() == grpc.StatusCode.FAILED_PRECONDITION and STALE_EPOCH in (
-                    result.details() or ""
-                ):
-                    raise _Stale(result.details())
-                errors[node_id] = from_rpc_error(result)
+            if isinstance(result, Stale):
+                raise result
+            if isinstance(result, VektraError):
+                errors[node_id] = result
             elif isinstance(result, BaseException):
                 errors[node_id] = Unavailable(f"{type(result).__name__}: {result}")
             else:
                 answers[node_id] = result
         return answers, errors
 
-    def schema(self, view: RingView, name: str) -> CollectionSchema:
-        schema = view.cluster.collection(name)
+    def schema(self, topo: Topology, name: str) -> CollectionSchema:
+        schema = topo.cluster.collection(name)
         if schema is None:
             raise NotFound(f"collection {name!r} does not exist")
         return schema

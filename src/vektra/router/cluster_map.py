@@ -13,7 +13,7 @@ from vektra.common.errors import Unavailable
 from vektra.common.keepalive import Keepalive
 from vektra.common.limits import Limits
 from vektra.common.pb_cluster import map_from_pb
-from vektra.router.ring import RingView
+from vektra.router.replication import Topology
 from vektra.v1 import coordinator_pb2 as cpb
 from vektra.v1 import coordinator_pb2_grpc
 
@@ -28,7 +28,8 @@ class MapWatcher:
             coordinator, options=channel_options(Limits(), keepalive)
         )
         self.coordinator = coordinator_pb2_grpc.CoordinatorStub(self._channel)  # type: ignore[no-untyped-call]
-        self._view: RingView | None = None
+        self._view: Topology | None = None
+        self._why_none = "is the coordinator up?"
         self.changed = asyncio.Event()
         self.has_map = asyncio.Event()  # set once a map with members arrived
 
@@ -36,27 +37,32 @@ class MapWatcher:
     def epoch(self) -> int:
         return 0 if self._view is None else self._view.epoch
 
-    def current(self) -> RingView:
+    def current(self) -> Topology:
         view = self._view
         if view is None or view.epoch == 0:
-            raise Unavailable("the router has no cluster map yet (is the coordinator up?)")
+            raise Unavailable(f"the router has no cluster map yet ({self._why_none})")
         return view
 
     def _adopt(self, msg: cpb.ClusterMap) -> None:
         if msg.epoch > self.epoch:
-            self._view = RingView(map_from_pb(msg))
+            self._view = Topology(map_from_pb(msg))
             log.info("cluster map epoch %d adopted", msg.epoch)
             self.has_map.set()
             self.changed.set()
             self.changed = asyncio.Event()
 
-    async def refresh(self, timeout_s: float = 5.0) -> RingView:
+    async def refresh(self, timeout_s: float = 5.0) -> Topology:
         """Fetch the map now (after a node said our epoch is stale)."""
         try:
             self._adopt(await self.coordinator.GetMap(cpb.GetMapRequest(), timeout=timeout_s))
         except grpc.aio.AioRpcError as exc:
+            self._note(exc)
             log.warning("cannot refresh the cluster map: %s", exc.code().name)
         return self.current()
+
+    def _note(self, exc: grpc.aio.AioRpcError) -> None:
+        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            self._why_none = exc.details() or "the coordinator refuses"
 
     async def watch_forever(self) -> None:
         while True:
@@ -66,6 +72,7 @@ class MapWatcher:
                     self._adopt(msg)
             except grpc.aio.AioRpcError as exc:
                 # Keep serving on the last map; reconnect quietly.
+                self._note(exc)
                 log.debug("map watch interrupted: %s", exc.code().name)
             await asyncio.sleep(0.5)
 

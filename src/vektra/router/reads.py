@@ -1,17 +1,18 @@
-"""The router's reads by id: each id from its replicas, at the requested
-consistency level, the highest version winning."""
+"""The router's reads by id: each id from the sources `router.replication`
+names (readable replicas, and the stand-ins that keep hints for replicas
+that cannot be read), at the requested consistency level; the highest
+version wins, tombstones included, so a deleted object stays deleted."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from vektra.common.errors import Unavailable
+from vektra.common.errors import Unavailable, VektraError
+from vektra.common.hlc import Version
 from vektra.common.limits import Limits
 from vektra.common.validation import check_ids
 from vektra.router.calls import NodeCalls, client_error
 from vektra.router.gather import version_of
-from vektra.router.ring import RingView
-from vektra.router.writes import required_acks
+from vektra.router.replication import Topology, plan_read
+from vektra.router.writes import level_of
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
@@ -26,45 +27,42 @@ class Reads:
     async def get(self, request: pb.GetRequest, timeout: float) -> pb.GetResponse:
         ids = list(request.ids)
         check_ids(ids, self._limits, allow_duplicates=True)
+        level = level_of(request.consistency)
 
-        async def run(view: RingView) -> pb.GetResponse:
-            schema = self._calls.schema(view, request.collection)
-            rf = schema.replication_factor
-            need = required_acks(request.consistency, rf)
-            per_node: dict[str, list[str]] = defaultdict(list)
-            replicas: dict[str, list[str]] = {}
-            for object_id in dict.fromkeys(ids):
-                reps = view.replicas(schema.name, object_id, rf)
-                if len(reps) < need:
-                    raise Unavailable(
-                        f"{len(reps)} of {rf} replicas of {object_id!r} reachable, {need} needed"
-                    )
-                replicas[object_id] = reps
-                for n in reps:
-                    per_node[n].append(object_id)
-
+        async def run(topo: Topology) -> pb.GetResponse:
+            schema = self._calls.schema(topo, request.collection)
+            plan = plan_read(topo, schema.name, ids, schema.replication_factor, level)
+            keys = list(plan.requests)
             fetches = {
-                n: npb.FetchRequest(
-                    collection=schema.name, ids=ids_, include_vectors=request.include_vectors
+                f"{node}\x00{hints_for or ''}": npb.FetchRequest(
+                    collection=schema.name,
+                    incarnation=schema.incarnation,
+                    ids=plan.requests[(node, hints_for)],
+                    include_vectors=request.include_vectors,
+                    hints_for=hints_for or "",
                 )
-                for n, ids_ in per_node.items()
+                for node, hints_for in keys
             }
-            answers, errors = await self._calls.fanout(view, "Fetch", fetches, timeout)
+            answers, errors = await self._fanout(topo, fetches, timeout)
             bad = client_error(errors)
             if bad is not None:
                 raise bad
+            answered = [k for k in keys if f"{k[0]}\x00{k[1] or ''}" in answers]
             best: dict[str, npb.VersionedObject] = {}
             for resp in answers.values():
                 for obj in resp.objects:
+                    v = version_of(obj)
+                    self._calls.clock_observe(v)
                     cur = best.get(obj.id)
-                    if cur is None or version_of(obj) > version_of(cur):
+                    if cur is None or v > version_of(cur):
                         best[obj.id] = obj
-            for object_id, reps in replicas.items():
-                got = sum(1 for n in reps if n in answers)
-                if got < need:
+            for object_id in plan.sources:
+                got = plan.answered_enough(object_id, answered)
+                if got < plan.need:
+                    failed = "; ".join(f"{n}: {e.message}" for n, e in sorted(errors.items()))
                     raise Unavailable(
-                        f"consistency level not met: {got} of {rf} replicas of {object_id!r} "
-                        f"answered, {need} needed"
+                        f"consistency {level.value} not met: {got} of {plan.rf} replicas of "
+                        f"{object_id!r} answered, {plan.need} needed ({failed or 'no answer'})"
                     )
             found, missing = [], []
             for object_id in ids:
@@ -83,3 +81,31 @@ class Reads:
             return pb.GetResponse(objects=found, missing=missing)
 
         return await self._calls.routed(run)
+
+    async def _fanout(
+        self, topo: Topology, fetches: dict[str, npb.FetchRequest], timeout: float
+    ) -> tuple[dict[str, npb.FetchResponse], dict[str, VektraError]]:
+        """Fetch calls keyed "node\\0hints_for" (one node may be asked for its
+        own copies and for hints it keeps)."""
+        by_node: dict[str, dict[str, npb.FetchRequest]] = {}
+        for key, req in fetches.items():
+            by_node.setdefault(key.partition("\x00")[0], {})[key] = req
+        answers: dict[str, npb.FetchResponse] = {}
+        errors: dict[str, VektraError] = {}
+        # One fan-out per round of distinct nodes: a node asked twice (its
+        # copies and its hints) is asked in two rounds, side by side otherwise.
+        while by_node:
+            round_ = {node: reqs.popitem() for node, reqs in by_node.items()}
+            by_node = {n: r for n, r in by_node.items() if r}
+            got, failed = await self._calls.fanout(
+                topo, "Fetch", {n: req for n, (_k, req) in round_.items()}, timeout
+            )
+            for node, (key, _req) in round_.items():
+                if node in got:
+                    answers[key] = got[node]
+                if node in failed:
+                    errors[key] = failed[node]
+        return answers, errors
+
+
+_ = Version

@@ -162,6 +162,7 @@ class WriteTally:
     one after the other stay ordered whatever the routers' clocks say."""
 
     plan: WritePlan
+    version: Version  # the version this attempt stamped
     acks: list[int] = field(init=False)
     applied_by: list[list[str]] = field(init=False)  # nodes that applied each object
     failed: dict[str, str] = field(default_factory=dict)  # node -> why
@@ -189,6 +190,10 @@ class WriteTally:
                     self.applied_by[i].append(node)
                 case Outcome.HINTED:
                     self.acks[i] += 1
+                case Outcome.STALE if held == self.version:
+                    # It holds this very write (an earlier attempt landed).
+                    self.acks[i] += 1
+                    self.applied_by[i].append(node)
                 case Outcome.STALE:
                     self.stale.add(i)
                     if held is not None and (self.newest_held is None or held > self.newest_held):

@@ -1,42 +1,69 @@
-"""The router's write path: each object to its replicas at the requested
-consistency level, hints for replicas that are down or failed.
+"""The router's write path: each object to its replicas (or their
+stand-ins, as hints) at the requested consistency level, as
+`router.replication` plans it.
 
-A write is acknowledged when `required_acks` replicas applied it; a stand-in
-for a down replica keeps the write as a hint to hand over, and a replica that
-failed a write which still met its level gets a hint kept for it by one that
-took it.
+The write returns as soon as its level is met; the calls to the other
+replicas go on in the background, and a replica that fails gets a hint kept
+for it by one that applied the write. A replica that holds a newer version
+than the write's (another router's clock is ahead) makes the router move its
+clock past that version and write again with a newer one, so writes one
+client makes one after the other keep their order whichever routers they pass,
+and a write no replica applied is never reported as applied.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections import defaultdict
+import asyncio
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from vektra.common.errors import InvalidArgument, Unavailable, VektraError
-from vektra.common.hlc import HybridClock
+from vektra.common.hlc import HybridClock, Version
 from vektra.common.limits import Limits
 from vektra.common.pb import version_to_pb
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import check_ids, validate_objects
 from vektra.common.values import pack
-from vektra.router.calls import NodeCalls, client_error
-from vektra.router.ring import RingView
+from vektra.router.calls import NodeCalls, Stale, client_error
+from vektra.router.replication import Level, Outcome, Topology, WriteTally, plan_write
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["Writes", "required_acks"]
+__all__ = ["Writes", "level_of"]
+
+log = logging.getLogger(__name__)
+
+# A write found older than a replica's copy is stamped anew this many times
+# at most (each time past everything seen): more means writers racing.
+_MAX_STAMPS = 3
+
+_LEVELS = {
+    pb.CONSISTENCY_UNSPECIFIED: Level.QUORUM,
+    pb.CONSISTENCY_ONE: Level.ONE,
+    pb.CONSISTENCY_QUORUM: Level.QUORUM,
+    pb.CONSISTENCY_ALL: Level.ALL,
+}
+
+_OUTCOMES = {
+    npb.APPLY_OUTCOME_APPLIED: Outcome.APPLIED,
+    npb.APPLY_OUTCOME_STALE: Outcome.STALE,
+    npb.APPLY_OUTCOME_HINTED: Outcome.HINTED,
+}
 
 
-def required_acks(level: int, rf: int) -> int:
-    """Replicas that must answer: ONE 1, QUORUM a majority, ALL every one."""
-    if level == pb.CONSISTENCY_ONE:
-        return 1
-    if level == pb.CONSISTENCY_ALL:
-        return rf
-    if level in (pb.CONSISTENCY_QUORUM, pb.CONSISTENCY_UNSPECIFIED):
-        return rf // 2 + 1
-    raise InvalidArgument("consistency", f"unknown consistency level {level}")
+def level_of(consistency: int) -> Level:
+    level = _LEVELS.get(consistency)  # type: ignore[call-overload]
+    if level is None:
+        raise InvalidArgument("consistency", f"unknown consistency level {consistency}")
+    return level  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    version: Version
+    acknowledged: int  # the fewest replicas any object was acknowledged by
+    removed: frozenset[str]  # ids that were live and are now tombstoned
 
 
 class Writes:
@@ -44,124 +71,215 @@ class Writes:
         self._calls = calls
         self._clock = clock
         self._limits = limits
+        self._background: set[asyncio.Task[None]] = set()
 
     async def upsert(self, request: pb.UpsertRequest, timeout: float) -> pb.UpsertResponse:
+        level = level_of(request.consistency)
 
-        async def run(view: RingView) -> pb.UpsertResponse:
-            schema = self._calls.schema(view, request.collection)
+        async def run(topo: Topology) -> pb.UpsertResponse:
+            schema = self._calls.schema(topo, request.collection)
             checked = validate_objects(
                 schema,
                 self._limits,
                 [(o.id, o.properties, dict(o.vectors)) for o in request.objects],
             )
-            version = self._clock.now()
-            vpb = version_to_pb(version)
             objects = [
-                npb.VersionedObject(
-                    id=c.id, properties=pack(c.properties), vectors=dict(o.vectors), version=vpb
-                )
+                npb.VersionedObject(id=c.id, properties=pack(c.properties), vectors=dict(o.vectors))
                 for c, o in zip(checked, request.objects, strict=True)
             ]
-            acks, _ = await self._write(view, schema, objects, request.consistency, timeout)
-            return pb.UpsertResponse(upserted=len(objects), acknowledged=acks, version=vpb)
+            done = await self._write(topo, schema, objects, level, timeout)
+            return pb.UpsertResponse(
+                upserted=len(objects),
+                acknowledged=done.acknowledged,
+                version=version_to_pb(done.version),
+            )
 
         return await self._calls.routed(run)
 
     async def delete(self, request: pb.DeleteRequest, timeout: float) -> pb.DeleteResponse:
+        level = level_of(request.consistency)
         ids = list(request.ids)
         check_ids(ids, self._limits)
 
-        async def run(view: RingView) -> pb.DeleteResponse:
-            schema = self._calls.schema(view, request.collection)
-            vpb = version_to_pb(self._clock.now())
-            tombstones = [npb.VersionedObject(id=i, version=vpb, deleted=True) for i in ids]
-            acks, removed = await self._write(
-                view, schema, tombstones, request.consistency, timeout
+        async def run(topo: Topology) -> pb.DeleteResponse:
+            schema = self._calls.schema(topo, request.collection)
+            tombstones = [npb.VersionedObject(id=i, deleted=True) for i in ids]
+            done = await self._write(topo, schema, tombstones, level, timeout)
+            return pb.DeleteResponse(
+                deleted=len(done.removed),
+                acknowledged=done.acknowledged,
+                version=version_to_pb(done.version),
             )
-            return pb.DeleteResponse(deleted=len(removed), acknowledged=acks, version=vpb)
 
         return await self._calls.routed(run)
 
+    # ------------------------------------------------------------ one write
+
     async def _write(
         self,
-        view: RingView,
+        topo: Topology,
         schema: CollectionSchema,
         objects: list[npb.VersionedObject],
-        level: int,
+        level: Level,
         timeout: float,
-    ) -> tuple[int, set[str]]:
-        """Send versioned objects to their replicas; (lowest ack count, ids removed)."""
-        rf = schema.replication_factor
-        need = required_acks(level, rf)
-        per_node: dict[str, list[npb.VersionedObject]] = defaultdict(list)
-        replicas: dict[str, list[str]] = {}
-        for i, obj in enumerate(objects):
-            placement = view.placement(schema.name, obj.id, rf)
-            if len(placement) < need:
-                raise Unavailable(
-                    f"objects[{i}]: {len(placement)} of {rf} replicas reachable, "
-                    f"the consistency level needs {need}; nothing was written"
-                )
-            replicas[obj.id] = [node for node, _ in placement]
-            for node_id, stands_for in placement:
-                # A stand-in for a down replica keeps a hint to hand it over.
-                per_node[node_id].append(_hinted(obj, stands_for) if stands_for else obj)
-
-        answers, errors = await self._calls.fanout(
-            view, "Apply", _apply_requests(schema, per_node), timeout
+    ) -> Written:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        plan = plan_write(
+            topo, schema.name, [o.id for o in objects], schema.replication_factor, level
         )
-        bad = client_error(errors)
-        if bad is not None:
-            raise bad
-        acks = {oid: sum(1 for n in reps if n in answers) for oid, reps in replicas.items()}
-        lowest = min(acks.values())
-        if lowest < need:
-            short = sum(1 for a in acks.values() if a < need)
-            failed = ", ".join(f"{n}: {e.message}" for n, e in sorted(errors.items()))
-            raise Unavailable(
-                f"consistency level not met: {short} of {len(acks)} objects acknowledged by "
-                f"{lowest} of {rf} replicas, {need} needed ({failed})"
-            )
-        if errors:
-            await self._hint_failed(view, schema, objects, replicas, answers, errors, timeout)
-        removed = {i for a in answers.values() for i in a.removed_ids}
-        return lowest, removed
-
-    async def _hint_failed(
-        self,
-        view: RingView,
-        schema: CollectionSchema,
-        objects: list[npb.VersionedObject],
-        replicas: dict[str, list[str]],
-        answers: dict[str, Any],
-        errors: dict[str, VektraError],
-        timeout: float,
-    ) -> None:
-        """The write met its level but some replicas failed: ask a replica that
-        took it to keep a hint for each one that did not (best effort)."""
-        per_node: dict[str, list[npb.VersionedObject]] = defaultdict(list)
-        for obj in objects:
-            reps = replicas[obj.id]
-            holder = next((n for n in reps if n in answers), None)
-            if holder is None:
+        for _ in range(_MAX_STAMPS):
+            version = self._clock.now()
+            vpb = version_to_pb(version)
+            for o in objects:
+                o.version.CopyFrom(vpb)
+            tally = WriteTally(plan, version)
+            requests = {
+                node: npb.ApplyRequest(
+                    collection=schema.name,
+                    incarnation=schema.incarnation,
+                    objects=[_as_sent(objects[i], hint_for) for i, hint_for in sent],
+                )
+                for node, sent in plan.per_node.items()
+            }
+            calls: dict[asyncio.Future[Any], str] = {
+                asyncio.ensure_future(
+                    self._calls.call(topo, node, "Apply", req, max(0.0, deadline - loop.time()))
+                ): node
+                for node, req in requests.items()
+            }
+            removed: set[str] = set()
+            stale_map, bad = await self._collect(calls, tally, removed, deadline)
+            if bad is not None:
+                self._finish(calls, tally, None, removed)
+                raise bad
+            if tally.stale:
+                if tally.newest_held is not None:
+                    self._clock.observe(tally.newest_held)
+                log.info(
+                    "%s: %d objects older than a replica's copy; stamping them anew",
+                    schema.name,
+                    len(tally.stale),
+                )
+                self._finish(calls, tally, None, removed)  # superseded: no hints
                 continue
-            for failed in (n for n in reps if n in errors):
-                per_node[holder].append(_hinted(obj, failed))
+            self._finish(calls, tally, (schema, objects, topo), removed)
+            if tally.met():
+                return Written(version, tally.lowest_acks(), frozenset(removed))
+            if stale_map:
+                raise Stale("a replica knows a newer cluster map")
+            raise Unavailable(tally.shortfall(level))
+        raise Unavailable(
+            f"{schema.name}: replicas kept holding newer versions than this write after "
+            f"{_MAX_STAMPS} stamps (writers racing on the same objects); nothing was "
+            "acknowledged"
+        )
 
-        with contextlib.suppress(Exception):
-            await self._calls.fanout(view, "Apply", _apply_requests(schema, per_node), timeout)
+    async def _collect(
+        self,
+        calls: dict[asyncio.Future[Any], str],
+        tally: WriteTally,
+        removed: set[str],
+        deadline: float,
+    ) -> tuple[bool, VektraError | None]:
+        """Feed answers into the tally until it is decided or time is up.
+        Returns (a node knew a newer map, a refusal of the request itself)."""
+        loop = asyncio.get_running_loop()
+        pending = set(calls)
+        stale_map = False
+        while pending and not tally.decided():
+            done, pending = await asyncio.wait(
+                pending,
+                timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                break
+            for fut in done:
+                node = calls[fut]
+                stale_map |= self._record(fut, node, tally, removed)
+                exc = fut.exception()
+                if isinstance(exc, VektraError) and (refused := client_error({node: exc})):
+                    return stale_map, refused
+        return stale_map, None
+
+    def _record(
+        self, fut: asyncio.Future[Any], node: str, tally: WriteTally, removed: set[str]
+    ) -> bool:
+        """One node's answer into the tally; True if it knew a newer map."""
+        exc = fut.exception()
+        if exc is not None:
+            tally.fail(node, exc.message if isinstance(exc, VektraError) else repr(exc))
+            return isinstance(exc, Stale)
+        resp = fut.result()
+        assert isinstance(resp, npb.ApplyResponse)
+        outcomes = []
+        for o in resp.outcomes:
+            held = _version(o.held) if o.HasField("held") else None
+            if held is not None:
+                self._clock.observe(held)
+            outcomes.append((_OUTCOMES.get(o.outcome, Outcome.STALE), held))
+        tally.record(node, outcomes)
+        removed.update(resp.removed_ids)
+        return False
+
+    def _finish(
+        self,
+        calls: dict[asyncio.Future[Any], str],
+        tally: WriteTally,
+        hint: tuple[CollectionSchema, list[npb.VersionedObject], Topology] | None,
+        removed: set[str],
+    ) -> None:
+        """Let the calls still running finish in the background; then, unless
+        the write was superseded (`hint` None), ask a replica that applied it
+        to keep a hint for each replica that failed it."""
+        pending = {f: n for f, n in calls.items() if not f.done()}
+        if not pending and (hint is None or not tally.failed):
+            return
+        task = asyncio.ensure_future(self._complete(pending, tally, hint, removed))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _complete(
+        self,
+        pending: dict[asyncio.Future[Any], str],
+        tally: WriteTally,
+        hint: tuple[CollectionSchema, list[npb.VersionedObject], Topology] | None,
+        removed: set[str],
+    ) -> None:
+        if pending:
+            await asyncio.wait(pending)
+            for fut, node in pending.items():
+                self._record(fut, node, tally, removed)
+        if hint is None:
+            return
+        schema, objects, topo = hint
+        for holder, missed in tally.hints_for_failures().items():
+            request = npb.ApplyRequest(
+                collection=schema.name,
+                incarnation=schema.incarnation,
+                objects=[_as_sent(objects[i], failed) for i, failed in missed],
+            )
+            try:
+                await self._calls.call(topo, holder, "Apply", request, 10.0)
+            except (VektraError, Stale) as exc:
+                # Anti-entropy repairs what a lost hint would have.
+                log.warning("could not leave hints on %s: %s", holder, exc)
+
+    async def drain(self) -> None:
+        """Wait for the background completions (a stopping router)."""
+        if self._background:
+            await asyncio.wait(set(self._background))
 
 
-def _hinted(obj: npb.VersionedObject, member: str) -> npb.VersionedObject:
+def _as_sent(obj: npb.VersionedObject, hint_for: str | None) -> npb.VersionedObject:
+    if hint_for is None:
+        return obj
     copy = npb.VersionedObject()
     copy.CopyFrom(obj)
-    copy.hint_for = member
+    copy.hint_for = hint_for
     return copy
 
 
-def _apply_requests(
-    schema: CollectionSchema, per_node: dict[str, list[npb.VersionedObject]]
-) -> dict[str, npb.ApplyRequest]:
-    return {
-        n: npb.ApplyRequest(collection=schema.name, objects=objs) for n, objs in per_node.items()
-    }
+def _version(v: pb.Version) -> Version:
+    return Version(v.physical_ms, v.logical, v.writer)
