@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import io
 import json
 import os
@@ -41,21 +42,32 @@ def parse(*argv: str) -> argparse.Namespace:
     return cli.build_parser().parse_args(list(argv))
 
 
+def role_parser(role: str) -> argparse.ArgumentParser:
+    """`vektra serve ROLE` hands its flags to the role's own parser, built the
+    way `vektra.<role>.serve.main` builds it."""
+    module = importlib.import_module(f"vektra.{role}.serve")
+    parser = argparse.ArgumentParser(prog=f"vektra serve {role}")
+    module.add_arguments(parser)
+    return parser
+
+
 def test_serve_node_flags_are_unchanged() -> None:
-    args = parse("serve", "node", "--data-dir", "d", "--listen", "h:0", "--node-id", "n1")
-    assert (args.role, args.data_dir, args.listen, args.node_id) == ("node", Path("d"), "h:0", "n1")
+    args = role_parser("node").parse_args(["--data-dir", "d", "--listen", "h:0", "--node-id", "n1"])
+    assert (args.data_dir, args.listen, args.node_id) == (Path("d"), "h:0", "n1")
     assert args.advertise is None and args.config is None and args.metrics_listen is None
 
 
 def test_serve_coordinator_and_router_flags() -> None:
-    args = parse(
-        "serve", "coordinator", "--data-dir", "c", "--listen", "h:1",
+    args = role_parser("coordinator").parse_args([
+        "--data-dir", "c", "--listen", "h:1",
         "--node", "a:1", "--node", "a:2", "--heartbeat-interval-s", "0.5",
         "--failure-threshold", "4", "--default-rf", "2", "--metrics-listen", "h:9",
-    )  # fmt: skip
+    ])  # fmt: skip
     assert args.node == ["a:1", "a:2"] and args.heartbeat_interval_s == 0.5
     assert (args.failure_threshold, args.default_rf, args.metrics_listen) == (4, 2, "h:9")
-    args = parse("serve", "router", "--coordinator", "h:1", "--listen", "h:2", "--router-id", "r")
+    args = role_parser("router").parse_args(
+        ["--coordinator", "h:1", "--listen", "h:2", "--router-id", "r"]
+    )
     assert (args.coordinator, args.listen, args.router_id) == ("h:1", "h:2", "r")
 
 
@@ -90,6 +102,15 @@ def test_serve_coordinator_builds_its_config(
     assert config.nodes == ("a:1", "a:2") and config.default_replication_factor == 2
     assert config.failure_threshold == 5, "a flag beats the file"
     assert config.vnodes == 16 and config.grace_s == 0.5, "file and environment still apply"
+
+
+def test_serve_node_builds_its_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen = _fake_server_module(monkeypatch, "vektra.node.server")
+    argv = ["serve", "node", "--data-dir", str(tmp_path), "--listen", "h:0", "--node-id", "n1"]
+    assert cli.main(argv) == 0
+    (config,) = seen
+    assert (config.data_dir, config.listen, config.node_id) == (tmp_path, "h:0", "n1")
+    assert config.advertise is None and config.metrics_listen is None
 
 
 def test_serve_router_builds_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
