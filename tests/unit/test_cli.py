@@ -11,6 +11,7 @@ import importlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -27,9 +28,11 @@ from vektra.cli.commands import _locate, default_address, property_spec, vector_
 from vektra.cli.importer import Item, chunked, parse_record, read_jsonl, read_npy
 from vektra.cli.output import (
     ProgressBar,
+    Styled,
     cell_text,
+    dump_json,
     format_table,
-    render_progress,
+    rate_text,
     to_jsonable,
 )
 from vektra.client.models import Object, Version
@@ -225,10 +228,31 @@ def test_table_aligns_text_left_and_numbers_right() -> None:
         [("a", 0.5, 7, {"k": "v"}), ("longer-id", 0.123456, 1234, None)],
     )
     assert table.splitlines() == [
-        "ID         DISTANCE     N  PROPS",
-        'a            0.5000     7  {"k":"v"}',
-        "longer-id    0.1235  1234  -",
+        "ID         DISTANCE      N  PROPS",
+        'a            0.5000      7  {"k":"v"}',
+        "longer-id    0.1235  1,234  -",
     ]
+
+
+def test_plain_tables_have_no_colour_and_terminal_tables_fit_the_window() -> None:
+    rows = [("n1", Styled("active", "green"), 12_345), ("n2", Styled("down", "red"), None)]
+    plain = format_table(["NODE", "STATE", "OBJECTS"], rows)
+    assert "\x1b[" not in plain, "no escape codes off a terminal"
+    assert plain.splitlines() == [
+        "NODE  STATE   OBJECTS",
+        "n1    active   12,345",
+        "n2    down          -",
+    ]
+    assert all(line == line.rstrip() for line in plain.splitlines())
+    wide = format_table(["TEXT"], [("x" * 55,)])
+    assert wide.splitlines()[1] == "x" * 55, "off a terminal nothing is cut to a window"
+    coloured = format_table(["NODE", "STATE", "OBJECTS"], rows, terminal=True, width=80)
+    assert "\x1b[32mactive" in coloured and "\x1b[1m" in coloured  # green state, bold header
+    narrow = re.sub(
+        r"\x1b\[[0-9;]*m", "", format_table(["T"], [("x" * 55,)], terminal=True, width=20)
+    )
+    lines = [line.rstrip() for line in narrow.splitlines()]
+    assert lines == ["T", "x" * 19 + "…"], "a row stays one line, cut to fit"
 
 
 def test_table_edge_cases() -> None:
@@ -238,6 +262,8 @@ def test_table_edge_cases() -> None:
     assert cell_text("two\nlines\tand tabs") == "two lines and tabs"
     assert cell_text(True) == "true" and cell_text(-0.0) == "0.0000"
     assert cell_text(np.float32(0.25)) == "0.2500"
+    assert cell_text(1234567) == "1,234,567" and cell_text(np.int64(4096)) == "4,096"
+    assert cell_text(Styled(None, "red")) == "-"
     with pytest.raises(ValueError, match="row 0"):
         format_table(["A", "B"], [("only one",)])
 
@@ -259,21 +285,31 @@ def test_to_jsonable_handles_sdk_values() -> None:
     json.dumps(to_jsonable(obj))
 
 
-def test_progress_bar() -> None:
-    assert render_progress(50, 200, 2.0, width=10, label="x") == "x [##........]  25%  50/200  25/s"
-    assert render_progress(5, 0, 1.0) == "5  5/s"
+def test_json_output_is_plain_json() -> None:
+    out = io.StringIO()
+    dump_json({"count": 1234567, "objects": None}, out)
+    assert json.loads(out.getvalue()) == {"count": 1234567, "objects": None}
+    assert "1,234" not in out.getvalue() and "\x1b[" not in out.getvalue()
+
+
+def test_progress_bar_draws_rate_and_eta_only_on_a_terminal() -> None:
+    assert rate_text(500, 2.0) == "250 objects/s" and rate_text(0, 0.0) == "- objects/s"
+    assert rate_text(12_000, 1.0) == "12,000 objects/s"
     quiet = io.StringIO()  # not a terminal: draws nothing
     bar = ProgressBar(10, stream=quiet)
     bar.update(10)
     bar.close()
-    assert quiet.getvalue() == ""
+    assert quiet.getvalue() == "" and bar.done == 10
     loud = io.StringIO()
-    bar = ProgressBar(10, stream=loud, enabled=True, min_interval_s=0)
-    bar.update(4)
-    bar.update(6)
+    bar = ProgressBar(2_000, label="importing x.jsonl", stream=loud, enabled=True)
+    bar.update(800)
+    bar.update(1_200)
     bar.close()
-    assert loud.getvalue().startswith("\r") and "100%" in loud.getvalue()
-    assert loud.getvalue().endswith("\n")
+    drawn = loud.getvalue()
+    assert "importing x.jsonl" in drawn and "100%" in drawn
+    assert "2,000/2,000" in drawn, "counts with thousands separators"
+    assert "objects/s" in drawn and "eta" in drawn
+    assert drawn.endswith("\n") or drawn.rstrip("\x1b[?25h").endswith("\n")
 
 
 # ---------------------------------------------------------------- import readers

@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from vektra.cli.importer import chunked, count_jsonl, load_matrix, read_jsonl, read_npy
-from vektra.cli.output import ProgressBar, dump_json, format_table
+from vektra.cli.output import (
+    ProgressBar,
+    Styled,
+    dump_json,
+    format_table,
+    is_terminal,
+    print_table,
+)
 from vektra.client._sync import DEFAULT_ADDRESS, Client
 from vektra.client.models import ClusterStatus, Object, Version
 from vektra.common.errors import InvalidArgument, VektraError
@@ -44,6 +51,8 @@ _LIMITS = Limits()
 # objects[i] is exactly the i-th object of the batch we sent.
 _IMPORT_BATCH_BYTES = 8 << 20
 _HNSW_KEYS = ("m", "ef_construction", "ef")
+# How `cluster status` colours node states on a terminal.
+_STATE_STYLES = {"active": "green", "joining": "yellow", "draining": "yellow", "down": "red"}
 
 
 class CliError(Exception):
@@ -123,8 +132,14 @@ def _client(args: argparse.Namespace) -> Client:
 
 
 def status_table(status: ClusterStatus) -> str:
-    rows = [(n.id, n.address, n.state, n.objects) for n in status.nodes]
-    return format_table(["NODE", "ADDRESS", "STATE", "OBJECTS"], rows)
+    """The members table, styled when stdout is a terminal (it is printed there)."""
+    rows = [
+        (n.id, n.address, Styled(n.state, _STATE_STYLES.get(n.state, "")), n.objects)
+        for n in status.nodes
+    ]
+    return format_table(
+        ["NODE", "ADDRESS", "STATE", "OBJECTS"], rows, terminal=is_terminal(sys.stdout)
+    )
 
 
 def _version_text(version: Version | None) -> str | None:
@@ -143,25 +158,24 @@ def _schema_row(schema: Mapping[str, Any]) -> tuple[Any, ...]:
     return schema["name"], vectors, props, schema["replication_factor"]
 
 
-def _describe_text(info: Mapping[str, Any]) -> str:
+def _print_describe(info: Mapping[str, Any]) -> None:
     head = f"collection {info['name']}: replication factor {info['replication_factor']}"
     if "objects" in info:
         head += f", {info['objects']:,} objects"
-    vectors = format_table(
+    print(head + "\n")
+    print_table(
         ["VECTOR", "DIM", "METRIC", "M", "EF_CONSTRUCTION", "EF"],
         [
             (v["name"], v["dim"], v["metric"], *(v["hnsw"][k] for k in _HNSW_KEYS))
             for v in info["vectors"]
         ],
     )
-    parts = [head, "", vectors]
     if info["properties"]:
-        props = format_table(
+        print()
+        print_table(
             ["PROPERTY", "TYPE", "INDEXED"],
             [(p["name"], p["type"], "yes" if p["indexed"] else "no") for p in info["properties"]],
         )
-        parts += ["", props]
-    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------- cluster and collections
@@ -198,7 +212,7 @@ def cmd_collection_create(args: argparse.Namespace) -> int:
     if args.json:
         dump_json(created)
     else:
-        print(_describe_text(created))
+        _print_describe(created)
     return 0
 
 
@@ -209,7 +223,7 @@ def cmd_collection_list(args: argparse.Namespace) -> int:
         dump_json(schemas)
     else:
         rows = [_schema_row(s) for s in sorted(schemas, key=lambda s: s["name"])]
-        print(format_table(["NAME", "VECTORS", "PROPERTIES", "RF"], rows))
+        print_table(["NAME", "VECTORS", "PROPERTIES", "RF"], rows)
     return 0
 
 
@@ -219,7 +233,7 @@ def cmd_collection_describe(args: argparse.Namespace) -> int:
     if args.json:
         dump_json(info)
     else:
-        print(_describe_text(info))
+        _print_describe(info)
     return 0
 
 
@@ -364,7 +378,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
         return 0
     rows = [(i, h.id, h.distance, h.properties or None) for i, h in enumerate(result, start=1)]
-    print(format_table(["#", "ID", "DISTANCE", "PROPERTIES"], rows))
+    print_table(["#", "ID", "DISTANCE", "PROPERTIES"], rows)
     plan = f" (plan: {result.plan.strategy})" if result.plan and result.plan.strategy else ""
     print(f"{len(result)} hits{plan}")
     if not result.coverage.complete:
@@ -387,7 +401,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         + ((_vectors_text(o),) if args.vectors else ())
         for o in found
     ]
-    print(format_table(headers, rows))
+    print_table(headers, rows)
     if missing:
         print(f"not found: {', '.join(missing)}", file=sys.stderr)
     return 0
