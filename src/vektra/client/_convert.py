@@ -39,6 +39,7 @@ __all__ = [
     "cluster_status_from_proto",
     "cluster_status_to_proto",
     "consistency_to_proto",
+    "count_result_from_proto",
     "coverage_from_proto",
     "coverage_to_proto",
     "delete_result_from_proto",
@@ -270,6 +271,10 @@ def query_result_from_proto(msg: pb.QueryResponse) -> QueryResult:
     return QueryResult(
         objects=tuple(object_from_proto(o) for o in msg.objects), coverage=_coverage_of(msg)
     )
+
+
+def count_result_from_proto(msg: pb.CountResponse) -> tuple[int, Coverage]:
+    return int(msg.count), _coverage_of(msg)
 
 
 def upsert_result_from_proto(msg: pb.UpsertResponse) -> UpsertResult:
