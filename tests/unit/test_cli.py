@@ -23,20 +23,36 @@ import numpy as np
 import pytest
 
 from tests.harness.process import ServerProcess
+from vektra import __version__
 from vektra.cli import main as cli
-from vektra.cli.commands import _locate, default_address, property_spec, vector_spec
+from vektra.cli.commands import (
+    _locate,
+    default_address,
+    error_message,
+    property_spec,
+    status_table,
+    vector_spec,
+)
 from vektra.cli.importer import Item, chunked, parse_record, read_jsonl, read_npy
 from vektra.cli.output import (
     ProgressBar,
     Styled,
     cell_text,
+    coverage_text,
     dump_json,
     format_table,
     rate_text,
     to_jsonable,
 )
-from vektra.client.models import Object, Version
-from vektra.common.errors import InvalidArgument
+from vektra.client import Client
+from vektra.client.models import ClusterStatus, Coverage, NodeStatus, Object, Version
+from vektra.common.addresses import (
+    connectable_address,
+    is_wildcard,
+    local_ip_towards,
+    peer_host,
+)
+from vektra.common.errors import InvalidArgument, Unavailable
 
 # ---------------------------------------------------------------- parser
 
@@ -219,6 +235,160 @@ def test_usage_errors_exit_2_with_a_message(
     assert "list of numbers" in capsys.readouterr().err
 
 
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"vektra {__version__}\n" == "vektra 0.1.0\n"
+
+
+def _parsers(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, str | None]]:
+    """Every parser under `parser` with its command path and its help line."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, child in action.choices.items():
+                yield (*path, name), child, helps.get(name)
+                yield from _parsers(child, (*path, name))
+
+
+def _own_parsers() -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, str | None]]:
+    # `vektra up` is built in vektra.cli.up, and each `serve ROLE` parses its
+    # own flags (checked below with the role's parser).
+    for path, parser, summary in _parsers(cli.build_parser()):
+        if path[0] not in ("up", "serve") or path == ("serve",):
+            yield path, parser, summary
+
+
+def test_every_command_has_a_description_and_every_flag_help_with_its_default() -> None:
+    top = cli.build_parser()
+    checked = 0
+    for path, parser, summary in [((), top, "vektra"), *_own_parsers()]:
+        assert summary, f"{path}: no summary line in its parent's help"
+        assert parser.description, f"{path}: no description"
+        for action in parser._actions:
+            if isinstance(
+                action,
+                argparse._SubParsersAction | argparse._HelpAction | argparse._VersionAction,
+            ):
+                continue
+            name = action.option_strings[-1] if action.option_strings else action.dest
+            assert action.help, f"{' '.join(path)} {name}: no help"
+            required = action.required or any(
+                g.required and action in g._group_actions for g in parser._mutually_exclusive_groups
+            )
+            if action.option_strings and not required:
+                assert re.search(r"\(default: [^)]+\)$", action.help), (
+                    f"{' '.join(path)} {name}: help does not end with (default: X): {action.help!r}"
+                )
+            checked += 1
+    assert checked > 60, "the walk found the client commands' flags"
+    for role in ("node", "coordinator", "router"):
+        for action in role_parser(role)._actions:
+            if action.option_strings and not isinstance(action, argparse._HelpAction):
+                assert action.help and "default:" in action.help, (role, action.option_strings)
+
+
+def test_help_shows_defaults() -> None:
+    text = cli.build_parser()._subparsers._group_actions[0].choices["query"].format_help()  # type: ignore[union-attr]
+    assert "(default: 10)" in text and "(default: by id)" in text
+    assert "--desc" in text and "--vectors" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # Plain argparse blamed the missing --collection, never the typo.
+        (
+            ["search", "--colection", "docs"],
+            "vektra search: error: unknown flag --colection (did you mean --collection?)",
+        ),
+        (
+            ["search", "--collection", "d", "--vector", "[1]", "--bogus", "1"],
+            "vektra search: error: unknown flag --bogus;",
+        ),
+        (["get", "--collection", "d", "a", "--colection", "x"], "unknown flag --colection"),
+        (["collection", "list", "--rf", "2"], "vektra collection list: error: unknown flag --rf;"),
+        (["cluster", "status", "--jsno"], "unknown flag --jsno (did you mean --json?)"),
+        (["cluster", "status", "extra"], "unexpected arguments: extra"),
+        # Flags of a command given before it: say where they go.
+        (
+            ["--json", "cluster", "status"],
+            "--json goes after the command: vektra cluster status --json",
+        ),
+        (
+            ["cluster", "--json", "status"],
+            "--json goes after the command: vektra cluster status --json",
+        ),
+        (
+            ["--addr", "h:1", "cluster", "status"],  # argparse: "invalid choice: 'h:1'"
+            "--addr goes after the command: vektra cluster status --addr h:1",
+        ),
+        (
+            ["--timeout=5", "--json", "count", "--collection", "c"],
+            "--timeout, --json go after the command: "
+            "vektra count --collection c --timeout=5 --json",
+        ),
+        (["--json"], "--json goes after a command, e.g. vektra cluster status --json"),
+        (["--bogus", "cluster", "status"], "vektra: error: unknown flag --bogus;"),
+    ],
+)
+def test_unknown_and_misplaced_flags_are_named(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "unrecognized arguments" not in err and "invalid choice" not in err
+
+
+def test_prefixes_and_negative_numbers_are_not_unknown_flags() -> None:
+    args = parse("search", "--coll", "docs", "--vector", "[1]", "--row", "-1")
+    assert (args.collection, args.row) == ("docs", -1)
+
+
+def test_object_command_flags() -> None:
+    args = parse("delete", "--collection", "c", "a", "b", "--consistency", "all")
+    assert (args.collection, args.ids, args.consistency) == ("c", ["a", "b"], "all")
+    assert parse("delete", "--collection", "c", "a").consistency is None
+    args = parse("query", "--collection", "c")
+    assert (args.filter, args.limit, args.offset, args.order_by) == (None, 10, 0, None)
+    assert (args.desc, args.vectors) == (False, False)
+    args = parse(
+        "query", "--collection", "c", "--filter", '{"n": 1}', "--limit", "5", "--offset", "7",
+        "--order-by", "n", "--desc", "--vectors",
+    )  # fmt: skip
+    assert (args.filter, args.limit, args.offset) == ('{"n": 1}', 5, 7)
+    assert (args.order_by, args.desc, args.vectors) == ("n", True, True)
+    args = parse("count", "--collection", "c", "--filter", "{}")
+    assert (args.collection, args.filter) == ("c", "{}")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["delete", "--collection", "c"],  # no id
+        ["delete", "--collection", "c", "a", "--consistency", "most"],
+        ["query", "--collection", "c", "--limit", "0"],
+        ["query", "--collection", "c", "--limit", "10001"],
+        ["query", "--collection", "c", "--offset", "-1"],
+        ["query"],  # no --collection
+        ["count", "--collection", "c", "--timeout", "0"],
+    ],
+)
+def test_bad_object_command_flags_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(*argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -310,6 +480,71 @@ def test_progress_bar_draws_rate_and_eta_only_on_a_terminal() -> None:
     assert "2,000/2,000" in drawn, "counts with thousands separators"
     assert "objects/s" in drawn and "eta" in drawn
     assert drawn.endswith("\n") or drawn.rstrip("\x1b[?25h").endswith("\n")
+
+
+def test_partial_coverage_names_ranges_and_failed_nodes() -> None:
+    assert coverage_text(Coverage(asked=3, answered=3)) is None
+    partial = Coverage(
+        asked=2, answered=2, failed=("node-2",), complete=False, ranges_asked=192,
+        ranges_answered=120,
+    )  # fmt: skip
+    assert coverage_text(partial) == "partial: 120/192 ranges answered; failed: node-2"
+    big = Coverage(
+        asked=9, answered=7, failed=("n1", "n4"), complete=False, ranges_asked=4096,
+        ranges_answered=3100,
+    )  # fmt: skip
+    assert coverage_text(big) == "partial: 3,100/4,096 ranges answered; failed: n1, n4"
+    # A server that counts no ranges is reported by nodes.
+    by_nodes = Coverage(asked=3, answered=2, failed=("n3",), complete=False)
+    assert coverage_text(by_nodes) == "partial: 2/3 nodes answered; failed: n3"
+
+
+def test_a_down_node_has_an_unknown_object_count() -> None:
+    status = ClusterStatus(
+        epoch=4,
+        nodes=(
+            NodeStatus(id="node-0", address="h:1", state="active", objects=12_345),
+            NodeStatus(id="node-1", address="h:2", state="down", objects=None),
+            NodeStatus(id="node-2", address="h:3", state="active", objects=0),
+        ),
+    )
+    assert status_table(status).splitlines() == [
+        "NODE    ADDRESS  STATE   OBJECTS",
+        "node-0  h:1      active   12,345",
+        "node-1  h:2      down          ?",
+        "node-2  h:3      active        0",
+    ]
+    assert to_jsonable(status)["nodes"][1]["objects"] is None  # JSON: null, not "?"
+
+
+def test_an_unreachable_server_says_what_to_do() -> None:
+    args = argparse.Namespace(addr="127.0.0.1:1")
+    with Client("127.0.0.1:1", timeout_s=5, retries=0) as c, pytest.raises(Unavailable) as info:
+        c.cluster_status()  # a real refused connection, not a stand-in
+    assert error_message(info.value, args) == (
+        "cannot reach a Vektra server at 127.0.0.1:1 (connection refused): start one with "
+        "`vektra up`, or set VEKTRA_ADDR / pass --addr HOST:PORT"
+    )
+    # An UNAVAILABLE the server sent keeps its own words.
+    assert error_message(Unavailable("2 of 2 replicas down"), args) == "2 of 2 replicas down"
+
+
+def test_a_wildcard_listen_address_is_made_connectable() -> None:
+    assert peer_host("ipv4:10.0.0.5:51234") == "10.0.0.5"
+    assert peer_host("ipv6:%5B::1%5D:55566") == "::1"  # as grpc.aio reports it
+    assert peer_host("unix:/tmp/s") is None
+    towards = {"10.0.0.5": "10.0.0.2", "::1": "::1"}.get
+    for listen in ("0.0.0.0:7701", "[::]:7701", ":7701"):
+        assert is_wildcard(listen)
+        got = connectable_address(listen, "ipv4:10.0.0.5:5", towards=towards, hostname=str)
+        assert got == "10.0.0.2:7701", listen
+    assert connectable_address("[::]:7701", "ipv6:[::1]:5", towards=towards) == "[::1]:7701"
+    assert connectable_address("0.0.0.0:7701", "unix:x", hostname=lambda: "db1") == "db1:7701"
+    assert connectable_address("10.1.1.1:7701", "ipv4:10.0.0.5:5") == "10.1.1.1:7701"
+    assert not is_wildcard("127.0.0.1:7701")
+    # The real route lookup, on loopback: sends nothing, needs no network.
+    assert local_ip_towards("127.0.0.1") == "127.0.0.1"
+    assert connectable_address("0.0.0.0:9", "ipv4:127.0.0.1:40000") == "127.0.0.1:9"
 
 
 # ---------------------------------------------------------------- import readers
@@ -511,7 +746,13 @@ def test_cli_end_to_end(vektra: Vektra, tmp_path: Path) -> None:
     assert lines[0].split() == ["ID", "VERSION", "PROPERTIES"]
     assert [line.split()[0] for line in lines[1:]] == ["j1", "n2"]
     assert '{"module":"sys","length":1}' in lines[1]
-    assert "not found: absent" in got.stderr
+    assert got.stderr == "vektra: not found in docs: absent\n"
+    none = vektra.run("get", "--collection", "docs", "absent", "gone", ok=False)
+    assert none.returncode == 1 and none.stdout == ""
+    assert none.stderr == "vektra: not found in docs: absent, gone\n"
+    none_json = vektra.run("get", "--collection", "docs", "absent", "--json", ok=False)
+    assert none_json.returncode == 1
+    assert json.loads(none_json.stdout) == {"objects": [], "missing": ["absent"]}
     got_json = vektra.json("get", "--collection", "docs", "j0", "absent", "--vectors")
     assert got_json["missing"] == ["absent"]
     (obj,) = got_json["objects"]
@@ -530,11 +771,66 @@ def test_cli_end_to_end(vektra: Vektra, tmp_path: Path) -> None:
     assert [n["state"] for n in status["nodes"]] == ["active"]
     assert status["nodes"][0]["objects"] == 30
 
+    # query, count and delete, as the SDK's Collection.query/count/delete.
+    page = vektra.run(
+        "query", "--collection", "docs", "--filter", '{"module": "re"}', "--order-by", "length",
+        "--desc", "--limit", "3", "--offset", "1",
+    )  # fmt: skip
+    lines = page.stdout.splitlines()
+    assert lines[0].split() == ["ID", "VERSION", "PROPERTIES"]
+    assert [line.split()[0] for line in lines[1:4]] == ["n8", "n7", "n6"]
+    assert (
+        lines[4] == "3 objects (by length, descending, from offset 1); more may match (--offset 4)"
+    )
+    assert page.stderr == "", "complete: no coverage warning"
+    queried = vektra.json("query", "--collection", "docs", "--limit", "2", "--vectors")
+    assert [o["id"] for o in queried["objects"]] == ["j0", "j1"]  # by id
+    assert len(queried["objects"][0]["vectors"]["embedding"]) == DIM
+    assert queried["coverage"]["complete"] is True
+    assert vektra.run("count", "--collection", "docs").stdout == "30 objects in docs\n"
+    counted = vektra.json("count", "--collection", "docs", "--filter", '{"length": {"$gte": 15}}')
+    assert counted["count"] == 5 and counted["coverage"]["complete"] is True
+    gone = vektra.run("delete", "--collection", "docs", "j0", "j1", "absent", "j0")
+    assert gone.stdout == (
+        "deleted 2 of 3 objects from docs (1 did not exist); acknowledged by 1 replica\n"
+    )
+    deleted = vektra.json("delete", "--collection", "docs", "j2", "--consistency", "all")
+    assert (deleted["deleted"], deleted["acknowledged"], deleted["ids"]) == (1, 1, 1)
+    assert vektra.json("count", "--collection", "docs")["count"] == 27
+    assert vektra.run("get", "--collection", "docs", "j0", "j2", ok=False).returncode == 1
+
     refused = vektra.run("collection", "drop", "docs", ok=False)
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert vektra.json("collection", "drop", "docs", "--yes") == {"dropped": "docs"}
     gone = vektra.run("collection", "describe", "docs", ok=False)
     assert gone.returncode == 2 and "docs" in gone.stderr
+
+
+@pytest.mark.slow
+def test_human_output_has_thousands_separators_and_json_has_none(
+    vektra: Vektra, tmp_path: Path
+) -> None:
+    npy = tmp_path / "big.npy"
+    np.save(npy, np.random.default_rng(1).normal(size=(1_234, 4)).astype(np.float32))
+    vektra.run("collection", "create", "big", "--vector", "v:4")
+    assert (
+        "imported 1,234 objects into big"
+        in vektra.run("import", str(npy), "--collection", "big").stdout
+    )
+    assert vektra.run("count", "--collection", "big").stdout == "1,234 objects in big\n"
+    assert "1,234 objects" in vektra.run("collection", "describe", "big").stdout
+    table = vektra.run("cluster", "status").stdout.splitlines()
+    assert table[-1].split()[-1] == "1,234" and "\x1b[" not in "".join(table)
+    page = vektra.run("query", "--collection", "big", "--offset", "1200", "--limit", "100")
+    assert page.stdout.splitlines()[-1] == "34 objects (by id, from offset 1,200)"
+    for argv in (
+        ["count", "--collection", "big"],
+        ["cluster", "status"],
+        ["collection", "describe", "big"],
+    ):
+        out = vektra.run(*argv, "--json").stdout
+        assert "1234" in out and "1,234" not in out and "\x1b[" not in out, argv
+    assert vektra.json("count", "--collection", "big")["count"] == 1_234
 
 
 @pytest.mark.slow
@@ -559,3 +855,7 @@ def test_unreachable_server_is_a_clean_error(capsys: pytest.CaptureFixture[str])
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("vektra: ") and "Traceback" not in err
+    assert err.count("\n") == 1, "one line"
+    assert "cannot reach a Vektra server at 127.0.0.1:1" in err and "vektra up" in err
+    assert "VEKTRA_ADDR" in err and "--addr" in err
+    assert "failed to connect to all addresses" not in err, "no raw gRPC text"

@@ -11,7 +11,8 @@ blanks, so `grep`, `cut` and `awk` work on them. `--json` never goes through
 rich: it is `json.dump`, nothing else.
 
 Numbers: integers get thousands separators in every table and message
-("1,234"), never in JSON; floats show 4 decimals; None is "-".
+("1,234"), never in JSON; floats show 4 decimals; None is "-" and an
+unknown count "?".
 """
 
 from __future__ import annotations
@@ -29,12 +30,16 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from vektra.client.models import Coverage
+
 __all__ = [
     "MAX_CELL",
+    "UNKNOWN",
     "ProgressBar",
     "Styled",
     "cell_text",
     "count_text",
+    "coverage_text",
     "dump_json",
     "format_table",
     "is_terminal",
@@ -46,6 +51,17 @@ __all__ = [
 MAX_CELL = 60
 # Off a terminal nothing is cut to a window: a table is as wide as its cells.
 _UNLIMITED_WIDTH = 100_000
+
+
+class _Unknown:
+    """A number nobody could tell (a down node's object count): "?" in a
+    table, aligned with the numbers of its column."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,8 +77,22 @@ def count_text(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
+def coverage_text(coverage: Coverage) -> str | None:
+    """What a partial answer missed, for a warning: "partial: 120/192 ranges
+    answered; failed: node-2". None when the answer is complete. Servers
+    that count no ranges (a single node) are reported by nodes."""
+    if coverage.complete:
+        return None
+    if coverage.ranges_asked:
+        done, asked, what = coverage.ranges_answered, coverage.ranges_asked, "ranges"
+    else:
+        done, asked, what = coverage.answered, coverage.asked, "nodes"
+    failed = ", ".join(coverage.failed) or "none named"
+    return f"partial: {done:,}/{asked:,} {what} answered; failed: {failed}"
+
+
 def cell_text(value: Any, max_width: int = MAX_CELL) -> str:
-    """One table cell: None as "-", integers with thousands separators, floats
+    """One table cell: None as "-", UNKNOWN as "?", integers with thousands separators, floats
     to 4 decimals, containers as compact JSON, anything longer than
     `max_width` cut with an ellipsis, and newlines flattened so a row stays
     one line."""
@@ -70,6 +100,8 @@ def cell_text(value: Any, max_width: int = MAX_CELL) -> str:
         value = value.value
     if value is None:
         text = "-"
+    elif value is UNKNOWN:
+        text = "?"
     elif isinstance(value, bool | np.bool_):
         text = "true" if value else "false"
     elif isinstance(value, int | np.integer):
@@ -91,6 +123,8 @@ def cell_text(value: Any, max_width: int = MAX_CELL) -> str:
 def _numeric(value: Any) -> bool:
     if isinstance(value, Styled):
         value = value.value
+    if value is UNKNOWN:
+        return True
     return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
 
 
