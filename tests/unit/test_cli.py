@@ -38,6 +38,7 @@ from vektra.cli.output import (
     ProgressBar,
     Styled,
     cell_text,
+    counted,
     coverage_text,
     dump_json,
     format_table,
@@ -434,6 +435,8 @@ def test_table_edge_cases() -> None:
     assert cell_text(np.float32(0.25)) == "0.2500"
     assert cell_text(1234567) == "1,234,567" and cell_text(np.int64(4096)) == "4,096"
     assert cell_text(Styled(None, "red")) == "-"
+    assert (counted(1, "object"), counted(0, "hit")) == ("1 object", "0 hits")
+    assert counted(12_000, "replica") == "12,000 replicas"
     with pytest.raises(ValueError, match="row 0"):
         format_table(["A", "B"], [("only one",)])
 

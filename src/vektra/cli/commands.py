@@ -53,6 +53,7 @@ from vektra.cli.output import (
     UNKNOWN,
     ProgressBar,
     Styled,
+    counted,
     dump_json,
     format_table,
     is_terminal,
@@ -108,7 +109,7 @@ def _schema_row(schema: Mapping[str, Any]) -> tuple[Any, ...]:
 def _print_describe(info: Mapping[str, Any]) -> None:
     head = f"collection {info['name']}: replication factor {info['replication_factor']}"
     if "objects" in info:
-        head += f", {info['objects']:,} objects"
+        head += f", {counted(info['objects'], 'object')}"
     print(head + "\n")
     print_table(
         ["VECTOR", "DIM", "METRIC", "M", "EF_CONSTRUCTION", "EF"],
@@ -135,7 +136,7 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
         dump_json(status)
     else:
         active = sum(1 for n in status.nodes if n.state == "active")
-        print(f"epoch {status.epoch}: {active:,} of {len(status.nodes):,} nodes active\n")
+        print(f"epoch {status.epoch}: {active:,} of {counted(len(status.nodes), 'node')} active\n")
         print(status_table(status))
     return 0
 
@@ -271,7 +272,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         rate = imported / seconds if seconds > 0 else 0.0
         print(
-            f"imported {imported:,} objects into {args.collection} from {path.name} "
+            f"imported {counted(imported, 'object')} into {args.collection} from {path.name} "
             f"in {seconds:.1f} s ({rate:,.0f}/s)"
         )
     return 0

@@ -36,7 +36,7 @@ from vektra.cli.base import (
     positive_int,
     query_limit,
 )
-from vektra.cli.output import coverage_text, dump_json, print_table, to_jsonable
+from vektra.cli.output import counted, coverage_text, dump_json, print_table, to_jsonable
 from vektra.client import _requests as requests
 from vektra.client.models import Coverage, Object, Version
 
@@ -107,7 +107,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     rows = [(i, h.id, h.distance, h.properties or None) for i, h in enumerate(result, start=1)]
     print_table(["#", "ID", "DISTANCE", "PROPERTIES"], rows)
     plan = f" (plan: {result.plan.strategy})" if result.plan and result.plan.strategy else ""
-    print(f"{len(result):,} hits{plan}")
+    print(f"{counted(len(result), 'hit')}{plan}")
     _warn_partial(result.coverage)
     return 0
 
@@ -159,10 +159,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
         return 0
     absent = len(ids) - result.deleted
     note = f" ({absent:,} did not exist)" if absent else ""
-    replicas = "replica" if result.acknowledged == 1 else "replicas"
     print(
-        f"deleted {result.deleted:,} of {len(ids):,} objects from {args.collection}{note}; "
-        f"acknowledged by {result.acknowledged:,} {replicas}"
+        f"deleted {result.deleted:,} of {counted(len(ids), 'object')} from {args.collection}"
+        f"{note}; acknowledged by {counted(result.acknowledged, 'replica')}"
     )
     return 0
 
@@ -185,12 +184,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     order = f"by {args.order_by}" if args.order_by else "by id"
     order += ", descending" if args.desc else ""
     where = f", from offset {args.offset:,}" if args.offset else ""
-    more = (
-        f"; more may match (--offset {args.offset + len(result):,})"
-        if (len(result) == args.limit)
-        else ""
-    )
-    print(f"{len(result):,} objects ({order}{where}){more}")
+    # A flag value to type back in: no thousands separator.
+    next_page = f"; more may match (--offset {args.offset + len(result)})"
+    more = next_page if len(result) == args.limit else ""
+    print(f"{counted(len(result), 'object')} ({order}{where}){more}")
     _warn_partial(result.coverage)
     return 0
 
@@ -206,7 +203,7 @@ def cmd_count(args: argparse.Namespace) -> int:
         dump_json({"collection": args.collection, "count": n, "coverage": coverage})
         return 0
     matching = " matching the filter" if flt is not None else ""
-    print(f"{n:,} objects in {args.collection}{matching}")
+    print(f"{counted(n, 'object')} in {args.collection}{matching}")
     _warn_partial(coverage)
     return 0
 

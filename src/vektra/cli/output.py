@@ -38,7 +38,7 @@ __all__ = [
     "ProgressBar",
     "Styled",
     "cell_text",
-    "count_text",
+    "counted",
     "coverage_text",
     "dump_json",
     "format_table",
@@ -72,9 +72,9 @@ class Styled:
     style: str
 
 
-def count_text(n: int | None) -> str:
-    """A count in human output: "1,234"; None (unknown) is "?"."""
-    return "?" if n is None else f"{n:,}"
+def counted(n: int, noun: str) -> str:
+    """ "1 object", "1,234 objects" (the plural is the noun with an s)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def coverage_text(coverage: Coverage) -> str | None:
