@@ -35,6 +35,7 @@ from vektra.cli.commands import (
 )
 from vektra.cli.importer import Item, chunked, parse_record, read_jsonl, read_npy
 from vektra.cli.output import (
+    RICH_MAX_ROWS,
     ProgressBar,
     Styled,
     cell_text,
@@ -424,6 +425,33 @@ def test_plain_tables_have_no_colour_and_terminal_tables_fit_the_window() -> Non
     )
     lines = [line.rstrip() for line in narrow.splitlines()]
     assert lines == ["T", "x" * 19 + "…"], "a row stays one line, cut to fit"
+
+
+def test_long_terminal_tables_are_plain() -> None:
+    rows = [(f"id{i}", Styled("active", "green")) for i in range(RICH_MAX_ROWS + 1)]
+    assert "\x1b[" not in format_table(["ID", "STATE"], rows, terminal=True, width=80)
+    assert "\x1b[" in format_table(["ID", "STATE"], rows[:-1], terminal=True, width=80)
+
+
+_WITHOUT_RICH = """
+import contextlib, io, sys
+from vektra.cli.main import main
+from vektra.cli.output import format_table
+for argv in (["--help"], ["--version"], ["search", "--colection", "x"]):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.suppress(SystemExit):
+            main(argv)
+format_table(["A"], [(1,)])  # plain text, as off a terminal
+assert main(["cluster", "status", "--addr", "127.0.0.1:1", "--timeout", "5", "--json"]) == 2
+assert "rich" not in sys.modules, sorted(m for m in sys.modules if m.startswith("rich"))
+"""
+
+
+def test_rich_is_imported_only_to_draw_on_a_terminal() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_RICH], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_table_edge_cases() -> None:
