@@ -456,6 +456,7 @@ def test_rich_is_imported_only_to_draw_on_a_terminal() -> None:
 
 def test_table_edge_cases() -> None:
     assert format_table(["A", "B"], []) == "A  B"
+    assert format_table(["ID", "PROPS"], [("a", None)]).splitlines()[1] == "a   -"
     long = format_table(["TEXT"], [("x" * 100,)], max_cell=10).splitlines()[1]
     assert long == "x" * 9 + "…"
     assert cell_text("two\nlines\tand tabs") == "two lines and tabs"

@@ -176,8 +176,10 @@ def _cells(
     for i, row in enumerate(texts):
         if len(row) != len(headers):
             raise ValueError(f"row {i} has {len(row)} cells for {len(headers)} columns")
+    # A column of nothing but "-" (no object has properties) stays left.
     right = [
-        bool(rows) and all(_numeric(row[c]) or row[c] is None for row in rows)
+        any(_numeric(row[c]) for row in rows)
+        and all(_numeric(row[c]) or row[c] is None for row in rows)
         for c in range(len(headers))
     ]
     return texts, right
