@@ -11,6 +11,7 @@ import importlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -22,18 +23,38 @@ import numpy as np
 import pytest
 
 from tests.harness.process import ServerProcess
+from vektra import __version__
 from vektra.cli import main as cli
-from vektra.cli.commands import _locate, default_address, property_spec, vector_spec
+from vektra.cli.commands import (
+    _locate,
+    default_address,
+    error_message,
+    property_spec,
+    status_table,
+    vector_spec,
+)
 from vektra.cli.importer import Item, chunked, parse_record, read_jsonl, read_npy
 from vektra.cli.output import (
+    RICH_MAX_ROWS,
     ProgressBar,
+    Styled,
     cell_text,
+    counted,
+    coverage_text,
+    dump_json,
     format_table,
-    render_progress,
+    rate_text,
     to_jsonable,
 )
-from vektra.client.models import Object, Version
-from vektra.common.errors import InvalidArgument
+from vektra.client import Client
+from vektra.client.models import ClusterStatus, Coverage, NodeStatus, Object, Version
+from vektra.common.addresses import (
+    connectable_address,
+    is_wildcard,
+    local_ip_towards,
+    peer_host,
+)
+from vektra.common.errors import InvalidArgument, Unavailable
 
 # ---------------------------------------------------------------- parser
 
@@ -42,30 +63,32 @@ def parse(*argv: str) -> argparse.Namespace:
     return cli.build_parser().parse_args(list(argv))
 
 
-def parse_serve(role: str, *argv: str) -> argparse.Namespace:
-    """`vektra serve ROLE ...`'s flags, as the role's own entry parses them."""
-    parser = argparse.ArgumentParser()
-    importlib.import_module(f"vektra.{role}.serve").add_arguments(parser)
-    args = parser.parse_args(list(argv))
-    assert cli.build_parser().parse_known_args(["serve", role, *argv])[0].role == role
-    return args
+def role_parser(role: str) -> argparse.ArgumentParser:
+    """`vektra serve ROLE` hands its flags to the role's own parser, built the
+    way `vektra.<role>.serve.main` builds it."""
+    module = importlib.import_module(f"vektra.{role}.serve")
+    parser = argparse.ArgumentParser(prog=f"vektra serve {role}")
+    module.add_arguments(parser)
+    return parser
 
 
 def test_serve_node_flags_are_unchanged() -> None:
-    args = parse_serve("node", "--data-dir", "d", "--listen", "h:0", "--node-id", "n1")
+    args = role_parser("node").parse_args(["--data-dir", "d", "--listen", "h:0", "--node-id", "n1"])
     assert (args.data_dir, args.listen, args.node_id) == (Path("d"), "h:0", "n1")
     assert args.advertise is None and args.config is None and args.metrics_listen is None
 
 
 def test_serve_coordinator_and_router_flags() -> None:
-    args = parse_serve(
-        "coordinator", "--data-dir", "c", "--listen", "h:1",
+    args = role_parser("coordinator").parse_args([
+        "--data-dir", "c", "--listen", "h:1",
         "--node", "a:1", "--node", "a:2", "--heartbeat-interval-s", "0.5",
         "--failure-threshold", "4", "--default-rf", "2", "--metrics-listen", "h:9",
-    )  # fmt: skip
+    ])  # fmt: skip
     assert args.node == ["a:1", "a:2"] and args.heartbeat_interval_s == 0.5
     assert (args.failure_threshold, args.default_rf, args.metrics_listen) == (4, 2, "h:9")
-    args = parse_serve("router", "--coordinator", "h:1", "--listen", "h:2", "--router-id", "r")
+    args = role_parser("router").parse_args(
+        ["--coordinator", "h:1", "--listen", "h:2", "--router-id", "r"]
+    )
     assert (args.coordinator, args.listen, args.router_id) == ("h:1", "h:2", "r")
 
 
@@ -100,6 +123,15 @@ def test_serve_coordinator_builds_its_config(
     assert config.nodes == ("a:1", "a:2") and config.default_replication_factor == 2
     assert config.failure_threshold == 5, "a flag beats the file"
     assert config.vnodes == 16 and config.grace_s == 0.5, "file and environment still apply"
+
+
+def test_serve_node_builds_its_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen = _fake_server_module(monkeypatch, "vektra.node.server")
+    argv = ["serve", "node", "--data-dir", str(tmp_path), "--listen", "h:0", "--node-id", "n1"]
+    assert cli.main(argv) == 0
+    (config,) = seen
+    assert (config.data_dir, config.listen, config.node_id) == (tmp_path, "h:0", "n1")
+    assert config.advertise is None and config.metrics_listen is None
 
 
 def test_serve_router_builds_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,6 +237,160 @@ def test_usage_errors_exit_2_with_a_message(
     assert "list of numbers" in capsys.readouterr().err
 
 
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"vektra {__version__}\n" == "vektra 0.1.0\n"
+
+
+def _parsers(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, str | None]]:
+    """Every parser under `parser` with its command path and its help line."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, child in action.choices.items():
+                yield (*path, name), child, helps.get(name)
+                yield from _parsers(child, (*path, name))
+
+
+def _own_parsers() -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, str | None]]:
+    # `vektra up` is built in vektra.cli.up, and each `serve ROLE` parses its
+    # own flags (checked below with the role's parser).
+    for path, parser, summary in _parsers(cli.build_parser()):
+        if path[0] not in ("up", "serve") or path == ("serve",):
+            yield path, parser, summary
+
+
+def test_every_command_has_a_description_and_every_flag_help_with_its_default() -> None:
+    top = cli.build_parser()
+    checked = 0
+    for path, parser, summary in [((), top, "vektra"), *_own_parsers()]:
+        assert summary, f"{path}: no summary line in its parent's help"
+        assert parser.description, f"{path}: no description"
+        for action in parser._actions:
+            if isinstance(
+                action,
+                argparse._SubParsersAction | argparse._HelpAction | argparse._VersionAction,
+            ):
+                continue
+            name = action.option_strings[-1] if action.option_strings else action.dest
+            assert action.help, f"{' '.join(path)} {name}: no help"
+            required = action.required or any(
+                g.required and action in g._group_actions for g in parser._mutually_exclusive_groups
+            )
+            if action.option_strings and not required:
+                assert re.search(r"\(default: [^)]+\)$", action.help), (
+                    f"{' '.join(path)} {name}: help does not end with (default: X): {action.help!r}"
+                )
+            checked += 1
+    assert checked > 60, "the walk found the client commands' flags"
+    for role in ("node", "coordinator", "router"):
+        for action in role_parser(role)._actions:
+            if action.option_strings and not isinstance(action, argparse._HelpAction):
+                assert action.help and "default:" in action.help, (role, action.option_strings)
+
+
+def test_help_shows_defaults() -> None:
+    text = cli.build_parser()._subparsers._group_actions[0].choices["query"].format_help()  # type: ignore[union-attr]
+    assert "(default: 10)" in text and "(default: by id)" in text
+    assert "--desc" in text and "--vectors" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # Plain argparse blamed the missing --collection, never the typo.
+        (
+            ["search", "--colection", "docs"],
+            "vektra search: error: unknown flag --colection (did you mean --collection?)",
+        ),
+        (
+            ["search", "--collection", "d", "--vector", "[1]", "--bogus", "1"],
+            "vektra search: error: unknown flag --bogus;",
+        ),
+        (["get", "--collection", "d", "a", "--colection", "x"], "unknown flag --colection"),
+        (["collection", "list", "--rf", "2"], "vektra collection list: error: unknown flag --rf;"),
+        (["cluster", "status", "--jsno"], "unknown flag --jsno (did you mean --json?)"),
+        (["cluster", "status", "extra"], "unexpected arguments: extra"),
+        # Flags of a command given before it: say where they go.
+        (
+            ["--json", "cluster", "status"],
+            "--json goes after the command: vektra cluster status --json",
+        ),
+        (
+            ["cluster", "--json", "status"],
+            "--json goes after the command: vektra cluster status --json",
+        ),
+        (
+            ["--addr", "h:1", "cluster", "status"],  # argparse: "invalid choice: 'h:1'"
+            "--addr goes after the command: vektra cluster status --addr h:1",
+        ),
+        (
+            ["--timeout=5", "--json", "count", "--collection", "c"],
+            "--timeout, --json go after the command: "
+            "vektra count --collection c --timeout=5 --json",
+        ),
+        (["--json"], "--json goes after a command, e.g. vektra cluster status --json"),
+        (["--bogus", "cluster", "status"], "vektra: error: unknown flag --bogus;"),
+    ],
+)
+def test_unknown_and_misplaced_flags_are_named(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "unrecognized arguments" not in err and "invalid choice" not in err
+
+
+def test_prefixes_and_negative_numbers_are_not_unknown_flags() -> None:
+    args = parse("search", "--coll", "docs", "--vector", "[1]", "--row", "-1")
+    assert (args.collection, args.row) == ("docs", -1)
+
+
+def test_object_command_flags() -> None:
+    args = parse("delete", "--collection", "c", "a", "b", "--consistency", "all")
+    assert (args.collection, args.ids, args.consistency) == ("c", ["a", "b"], "all")
+    assert parse("delete", "--collection", "c", "a").consistency is None
+    args = parse("query", "--collection", "c")
+    assert (args.filter, args.limit, args.offset, args.order_by) == (None, 10, 0, None)
+    assert (args.desc, args.vectors) == (False, False)
+    args = parse(
+        "query", "--collection", "c", "--filter", '{"n": 1}', "--limit", "5", "--offset", "7",
+        "--order-by", "n", "--desc", "--vectors",
+    )  # fmt: skip
+    assert (args.filter, args.limit, args.offset) == ('{"n": 1}', 5, 7)
+    assert (args.order_by, args.desc, args.vectors) == ("n", True, True)
+    args = parse("count", "--collection", "c", "--filter", "{}")
+    assert (args.collection, args.filter) == ("c", "{}")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["delete", "--collection", "c"],  # no id
+        ["delete", "--collection", "c", "a", "--consistency", "most"],
+        ["query", "--collection", "c", "--limit", "0"],
+        ["query", "--collection", "c", "--limit", "10001"],
+        ["query", "--collection", "c", "--offset", "-1"],
+        ["query"],  # no --collection
+        ["count", "--collection", "c", "--timeout", "0"],
+    ],
+)
+def test_bad_object_command_flags_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(*argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -214,19 +400,72 @@ def test_table_aligns_text_left_and_numbers_right() -> None:
         [("a", 0.5, 7, {"k": "v"}), ("longer-id", 0.123456, 1234, None)],
     )
     assert table.splitlines() == [
-        "ID         DISTANCE     N  PROPS",
-        'a            0.5000     7  {"k":"v"}',
-        "longer-id    0.1235  1234  -",
+        "ID         DISTANCE      N  PROPS",
+        'a            0.5000      7  {"k":"v"}',
+        "longer-id    0.1235  1,234  -",
     ]
+
+
+def test_plain_tables_have_no_colour_and_terminal_tables_fit_the_window() -> None:
+    rows = [("n1", Styled("active", "green"), 12_345), ("n2", Styled("down", "red"), None)]
+    plain = format_table(["NODE", "STATE", "OBJECTS"], rows)
+    assert "\x1b[" not in plain, "no escape codes off a terminal"
+    assert plain.splitlines() == [
+        "NODE  STATE   OBJECTS",
+        "n1    active   12,345",
+        "n2    down          -",
+    ]
+    assert all(line == line.rstrip() for line in plain.splitlines())
+    wide = format_table(["TEXT"], [("x" * 55,)])
+    assert wide.splitlines()[1] == "x" * 55, "off a terminal nothing is cut to a window"
+    coloured = format_table(["NODE", "STATE", "OBJECTS"], rows, terminal=True, width=80)
+    assert "\x1b[32mactive" in coloured and "\x1b[1m" in coloured  # green state, bold header
+    narrow = re.sub(
+        r"\x1b\[[0-9;]*m", "", format_table(["T"], [("x" * 55,)], terminal=True, width=20)
+    )
+    lines = [line.rstrip() for line in narrow.splitlines()]
+    assert lines == ["T", "x" * 19 + "…"], "a row stays one line, cut to fit"
+
+
+def test_long_terminal_tables_are_plain() -> None:
+    rows = [(f"id{i}", Styled("active", "green")) for i in range(RICH_MAX_ROWS + 1)]
+    assert "\x1b[" not in format_table(["ID", "STATE"], rows, terminal=True, width=80)
+    assert "\x1b[" in format_table(["ID", "STATE"], rows[:-1], terminal=True, width=80)
+
+
+_WITHOUT_RICH = """
+import contextlib, io, sys
+from vektra.cli.main import main
+from vektra.cli.output import format_table
+for argv in (["--help"], ["--version"], ["search", "--colection", "x"]):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.suppress(SystemExit):
+            main(argv)
+format_table(["A"], [(1,)])  # plain text, as off a terminal
+assert main(["cluster", "status", "--addr", "127.0.0.1:1", "--timeout", "5", "--json"]) == 2
+assert "rich" not in sys.modules, sorted(m for m in sys.modules if m.startswith("rich"))
+"""
+
+
+def test_rich_is_imported_only_to_draw_on_a_terminal() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_RICH], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_table_edge_cases() -> None:
     assert format_table(["A", "B"], []) == "A  B"
+    assert format_table(["ID", "PROPS"], [("a", None)]).splitlines()[1] == "a   -"
     long = format_table(["TEXT"], [("x" * 100,)], max_cell=10).splitlines()[1]
     assert long == "x" * 9 + "…"
     assert cell_text("two\nlines\tand tabs") == "two lines and tabs"
     assert cell_text(True) == "true" and cell_text(-0.0) == "0.0000"
     assert cell_text(np.float32(0.25)) == "0.2500"
+    assert cell_text(1234567) == "1,234,567" and cell_text(np.int64(4096)) == "4,096"
+    assert cell_text(Styled(None, "red")) == "-"
+    assert (counted(1, "object"), counted(0, "hit")) == ("1 object", "0 hits")
+    assert counted(12_000, "replica") == "12,000 replicas"
     with pytest.raises(ValueError, match="row 0"):
         format_table(["A", "B"], [("only one",)])
 
@@ -248,21 +487,96 @@ def test_to_jsonable_handles_sdk_values() -> None:
     json.dumps(to_jsonable(obj))
 
 
-def test_progress_bar() -> None:
-    assert render_progress(50, 200, 2.0, width=10, label="x") == "x [##........]  25%  50/200  25/s"
-    assert render_progress(5, 0, 1.0) == "5  5/s"
+def test_json_output_is_plain_json() -> None:
+    out = io.StringIO()
+    dump_json({"count": 1234567, "objects": None}, out)
+    assert json.loads(out.getvalue()) == {"count": 1234567, "objects": None}
+    assert "1,234" not in out.getvalue() and "\x1b[" not in out.getvalue()
+
+
+def test_progress_bar_draws_rate_and_eta_only_on_a_terminal() -> None:
+    assert rate_text(500, 2.0) == "250 objects/s" and rate_text(0, 0.0) == "- objects/s"
+    assert rate_text(12_000, 1.0) == "12,000 objects/s"
     quiet = io.StringIO()  # not a terminal: draws nothing
     bar = ProgressBar(10, stream=quiet)
     bar.update(10)
     bar.close()
-    assert quiet.getvalue() == ""
+    assert quiet.getvalue() == "" and bar.done == 10
     loud = io.StringIO()
-    bar = ProgressBar(10, stream=loud, enabled=True, min_interval_s=0)
-    bar.update(4)
-    bar.update(6)
+    bar = ProgressBar(2_000, label="importing x.jsonl", stream=loud, enabled=True)
+    bar.update(800)
+    bar.update(1_200)
     bar.close()
-    assert loud.getvalue().startswith("\r") and "100%" in loud.getvalue()
-    assert loud.getvalue().endswith("\n")
+    drawn = loud.getvalue()
+    assert "importing x.jsonl" in drawn and "100%" in drawn
+    assert "2,000/2,000" in drawn, "counts with thousands separators"
+    assert "objects/s" in drawn and "eta" in drawn
+    assert drawn.endswith("\n") or drawn.rstrip("\x1b[?25h").endswith("\n")
+
+
+def test_partial_coverage_names_ranges_and_failed_nodes() -> None:
+    assert coverage_text(Coverage(asked=3, answered=3)) is None
+    partial = Coverage(
+        asked=2, answered=2, failed=("node-2",), complete=False, ranges_asked=192,
+        ranges_answered=120,
+    )  # fmt: skip
+    assert coverage_text(partial) == "partial: 120/192 ranges answered; failed: node-2"
+    big = Coverage(
+        asked=9, answered=7, failed=("n1", "n4"), complete=False, ranges_asked=4096,
+        ranges_answered=3100,
+    )  # fmt: skip
+    assert coverage_text(big) == "partial: 3,100/4,096 ranges answered; failed: n1, n4"
+    # A server that counts no ranges is reported by nodes.
+    by_nodes = Coverage(asked=3, answered=2, failed=("n3",), complete=False)
+    assert coverage_text(by_nodes) == "partial: 2/3 nodes answered; failed: n3"
+
+
+def test_a_down_node_has_an_unknown_object_count() -> None:
+    status = ClusterStatus(
+        epoch=4,
+        nodes=(
+            NodeStatus(id="node-0", address="h:1", state="active", objects=12_345),
+            NodeStatus(id="node-1", address="h:2", state="down", objects=None),
+            NodeStatus(id="node-2", address="h:3", state="active", objects=0),
+        ),
+    )
+    assert status_table(status).splitlines() == [
+        "NODE    ADDRESS  STATE   OBJECTS",
+        "node-0  h:1      active   12,345",
+        "node-1  h:2      down          ?",
+        "node-2  h:3      active        0",
+    ]
+    assert to_jsonable(status)["nodes"][1]["objects"] is None  # JSON: null, not "?"
+
+
+def test_an_unreachable_server_says_what_to_do() -> None:
+    args = argparse.Namespace(addr="127.0.0.1:1")
+    with Client("127.0.0.1:1", timeout_s=5, retries=0) as c, pytest.raises(Unavailable) as info:
+        c.cluster_status()  # a real refused connection, not a stand-in
+    assert error_message(info.value, args) == (
+        "cannot reach a Vektra server at 127.0.0.1:1 (connection refused): start one with "
+        "`vektra up`, or set VEKTRA_ADDR / pass --addr HOST:PORT"
+    )
+    # An UNAVAILABLE the server sent keeps its own words.
+    assert error_message(Unavailable("2 of 2 replicas down"), args) == "2 of 2 replicas down"
+
+
+def test_a_wildcard_listen_address_is_made_connectable() -> None:
+    assert peer_host("ipv4:10.0.0.5:51234") == "10.0.0.5"
+    assert peer_host("ipv6:%5B::1%5D:55566") == "::1"  # as grpc.aio reports it
+    assert peer_host("unix:/tmp/s") is None
+    towards = {"10.0.0.5": "10.0.0.2", "::1": "::1"}.get
+    for listen in ("0.0.0.0:7701", "[::]:7701", ":7701"):
+        assert is_wildcard(listen)
+        got = connectable_address(listen, "ipv4:10.0.0.5:5", towards=towards, hostname=str)
+        assert got == "10.0.0.2:7701", listen
+    assert connectable_address("[::]:7701", "ipv6:[::1]:5", towards=towards) == "[::1]:7701"
+    assert connectable_address("0.0.0.0:7701", "unix:x", hostname=lambda: "db1") == "db1:7701"
+    assert connectable_address("10.1.1.1:7701", "ipv4:10.0.0.5:5") == "10.1.1.1:7701"
+    assert not is_wildcard("127.0.0.1:7701")
+    # The real route lookup, on loopback: sends nothing, needs no network.
+    assert local_ip_towards("127.0.0.1") == "127.0.0.1"
+    assert connectable_address("0.0.0.0:9", "ipv4:127.0.0.1:40000") == "127.0.0.1:9"
 
 
 # ---------------------------------------------------------------- import readers
@@ -464,7 +778,13 @@ def test_cli_end_to_end(vektra: Vektra, tmp_path: Path) -> None:
     assert lines[0].split() == ["ID", "VERSION", "PROPERTIES"]
     assert [line.split()[0] for line in lines[1:]] == ["j1", "n2"]
     assert '{"module":"sys","length":1}' in lines[1]
-    assert "not found: absent" in got.stderr
+    assert got.stderr == "vektra: not found in docs: absent\n"
+    none = vektra.run("get", "--collection", "docs", "absent", "gone", ok=False)
+    assert none.returncode == 1 and none.stdout == ""
+    assert none.stderr == "vektra: not found in docs: absent, gone\n"
+    none_json = vektra.run("get", "--collection", "docs", "absent", "--json", ok=False)
+    assert none_json.returncode == 1
+    assert json.loads(none_json.stdout) == {"objects": [], "missing": ["absent"]}
     got_json = vektra.json("get", "--collection", "docs", "j0", "absent", "--vectors")
     assert got_json["missing"] == ["absent"]
     (obj,) = got_json["objects"]
@@ -483,11 +803,66 @@ def test_cli_end_to_end(vektra: Vektra, tmp_path: Path) -> None:
     assert [n["state"] for n in status["nodes"]] == ["active"]
     assert status["nodes"][0]["objects"] == 30
 
+    # query, count and delete, as the SDK's Collection.query/count/delete.
+    page = vektra.run(
+        "query", "--collection", "docs", "--filter", '{"module": "re"}', "--order-by", "length",
+        "--desc", "--limit", "3", "--offset", "1",
+    )  # fmt: skip
+    lines = page.stdout.splitlines()
+    assert lines[0].split() == ["ID", "VERSION", "PROPERTIES"]
+    assert [line.split()[0] for line in lines[1:4]] == ["n8", "n7", "n6"]
+    assert (
+        lines[4] == "3 objects (by length, descending, from offset 1); more may match (--offset 4)"
+    )
+    assert page.stderr == "", "complete: no coverage warning"
+    queried = vektra.json("query", "--collection", "docs", "--limit", "2", "--vectors")
+    assert [o["id"] for o in queried["objects"]] == ["j0", "j1"]  # by id
+    assert len(queried["objects"][0]["vectors"]["embedding"]) == DIM
+    assert queried["coverage"]["complete"] is True
+    assert vektra.run("count", "--collection", "docs").stdout == "30 objects in docs\n"
+    counted = vektra.json("count", "--collection", "docs", "--filter", '{"length": {"$gte": 15}}')
+    assert counted["count"] == 5 and counted["coverage"]["complete"] is True
+    gone = vektra.run("delete", "--collection", "docs", "j0", "j1", "absent", "j0")
+    assert gone.stdout == (
+        "deleted 2 of 3 objects from docs (1 did not exist); acknowledged by 1 replica\n"
+    )
+    deleted = vektra.json("delete", "--collection", "docs", "j2", "--consistency", "all")
+    assert (deleted["deleted"], deleted["acknowledged"], deleted["ids"]) == (1, 1, 1)
+    assert vektra.json("count", "--collection", "docs")["count"] == 27
+    assert vektra.run("get", "--collection", "docs", "j0", "j2", ok=False).returncode == 1
+
     refused = vektra.run("collection", "drop", "docs", ok=False)
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert vektra.json("collection", "drop", "docs", "--yes") == {"dropped": "docs"}
     gone = vektra.run("collection", "describe", "docs", ok=False)
     assert gone.returncode == 2 and "docs" in gone.stderr
+
+
+@pytest.mark.slow
+def test_human_output_has_thousands_separators_and_json_has_none(
+    vektra: Vektra, tmp_path: Path
+) -> None:
+    npy = tmp_path / "big.npy"
+    np.save(npy, np.random.default_rng(1).normal(size=(1_234, 4)).astype(np.float32))
+    vektra.run("collection", "create", "big", "--vector", "v:4")
+    assert (
+        "imported 1,234 objects into big"
+        in vektra.run("import", str(npy), "--collection", "big").stdout
+    )
+    assert vektra.run("count", "--collection", "big").stdout == "1,234 objects in big\n"
+    assert "1,234 objects" in vektra.run("collection", "describe", "big").stdout
+    table = vektra.run("cluster", "status").stdout.splitlines()
+    assert table[-1].split()[-1] == "1,234" and "\x1b[" not in "".join(table)
+    page = vektra.run("query", "--collection", "big", "--offset", "1200", "--limit", "100")
+    assert page.stdout.splitlines()[-1] == "34 objects (by id, from offset 1,200)"
+    for argv in (
+        ["count", "--collection", "big"],
+        ["cluster", "status"],
+        ["collection", "describe", "big"],
+    ):
+        out = vektra.run(*argv, "--json").stdout
+        assert "1234" in out and "1,234" not in out and "\x1b[" not in out, argv
+    assert vektra.json("count", "--collection", "big")["count"] == 1_234
 
 
 @pytest.mark.slow
@@ -512,3 +887,7 @@ def test_unreachable_server_is_a_clean_error(capsys: pytest.CaptureFixture[str])
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("vektra: ") and "Traceback" not in err
+    assert err.count("\n") == 1, "one line"
+    assert "cannot reach a Vektra server at 127.0.0.1:1" in err and "vektra up" in err
+    assert "VEKTRA_ADDR" in err and "--addr" in err
+    assert "failed to connect to all addresses" not in err, "no raw gRPC text"

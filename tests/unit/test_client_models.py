@@ -90,8 +90,17 @@ def test_properties_decode_datetimes_as_aware_utc() -> None:
 
 
 def test_coverage_round_trip_and_absent_coverage_is_complete() -> None:
-    cov = Coverage(asked=3, answered=2, failed=("node-c",), complete=False)
+    cov = Coverage(
+        asked=3,
+        answered=2,
+        failed=("node-c",),
+        complete=False,
+        ranges_asked=192,
+        ranges_answered=120,
+    )
     assert cv.coverage_from_proto(cv.coverage_to_proto(cov)) == cov
+    wire = pb.Coverage(asked=3, answered=2, ranges_asked=192, ranges_answered=120)
+    assert cv.coverage_from_proto(wire).ranges_answered == 120
     # A node answering for itself may leave coverage out; that is no data loss.
     result = cv.search_result_from_proto(pb.SearchResponse())
     assert result.coverage.complete
@@ -161,13 +170,27 @@ def test_cluster_status_round_trip_and_unknown_state() -> None:
         nodes=(
             NodeStatus(id="n1", address="10.0.0.1:7701", state="active", objects=10),
             NodeStatus(id="n2", address="10.0.0.2:7701", state="draining", objects=0),
-            NodeStatus(id="n3", address="10.0.0.3:7701", state="down", objects=4),
+            NodeStatus(id="n3", address="10.0.0.3:7701", state="down", objects=None),
             NodeStatus(id="n4", address="10.0.0.4:7701", state="joining", objects=0),
         ),
     )
     assert cv.cluster_status_from_proto(cv.cluster_status_to_proto(status)) == status
     odd = pb.ClusterStatusResponse(nodes=[pb.NodeStatus(id="n5")])
     assert cv.cluster_status_from_proto(odd).nodes[0].state == "unknown"
+
+
+def test_a_node_that_could_not_be_asked_has_an_unknown_count() -> None:
+    msg = pb.ClusterStatusResponse(
+        nodes=[
+            pb.NodeStatus(id="up", state=pb.NODE_STATE_ACTIVE, objects=0),
+            pb.NodeStatus(id="gone", state=pb.NODE_STATE_DOWN),
+        ]
+    )
+    empty, gone = cv.cluster_status_from_proto(msg).nodes
+    assert empty.objects == 0, "an empty node holds 0 objects"
+    assert gone.objects is None, "unset is unknown, not 0"
+    back = cv.cluster_status_to_proto(cv.cluster_status_from_proto(msg))
+    assert not back.nodes[1].HasField("objects") and back.nodes[0].HasField("objects")
 
 
 def test_schema_round_trip_through_proto() -> None:

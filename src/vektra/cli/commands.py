@@ -1,4 +1,7 @@
-"""The client commands of the `vektra` command line:
+"""The client commands of the `vektra` command line. This module has the
+cluster, collection and import commands and builds every client command's
+parser; the object commands (search, get, delete, query, count) are in
+`vektra.cli.objects`, what they all share in `vektra.cli.base`.
 
     vektra cluster status
     vektra collection create NAME --vector NAME:DIM[:METRIC] ...
@@ -9,132 +12,92 @@
     vektra search --collection NAME (--vector JSON | --vector-file F.npy [--row N])
                   [--k N] [--field F] [--filter JSON] [--ef N]
     vektra get --collection NAME [--vectors] ID...
+    vektra delete --collection NAME [--consistency one|quorum|all] ID...
+    vektra query --collection NAME [--filter JSON] [--limit N] [--offset N]
+                 [--order-by PROP] [--desc] [--vectors]
+    vektra count --collection NAME [--filter JSON]
 
 Each takes `--addr HOST:PORT[,HOST:PORT...]` (default `$VEKTRA_ADDR`, else
 127.0.0.1:7700), `--timeout S`, and `--json` for one JSON document on stdout
-instead of tables.
+instead of tables. Exit status: 0; 1 when `get` found none of its ids; 2 on
+an error (`vektra: <message>` on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from vektra.cli.base import (
+    LIMITS,
+    CliError,
+    add_collection,
+    add_parser,
+    batch_size,
+    client,
+    client_options,
+    default_address,
+    error_message,
+    existing_file,
+    positive_int,
+    property_spec,
+    vector_spec,
+)
 from vektra.cli.importer import chunked, count_jsonl, load_matrix, read_jsonl, read_npy
-from vektra.cli.output import ProgressBar, dump_json, format_table
-from vektra.client._sync import DEFAULT_ADDRESS, Client
-from vektra.client.models import ClusterStatus, Object, Version
+from vektra.cli.objects import add_object_commands
+from vektra.cli.output import (
+    UNKNOWN,
+    ProgressBar,
+    Styled,
+    counted,
+    dump_json,
+    format_table,
+    is_terminal,
+    print_table,
+)
+from vektra.client.models import ClusterStatus
 from vektra.common.errors import InvalidArgument, VektraError
-from vektra.common.limits import Limits
-from vektra.common.schema import Metric, PropertyType
+from vektra.common.schema import DEFAULT_EF, DEFAULT_EF_CONSTRUCTION, DEFAULT_M
 
-__all__ = ["CliError", "add_client_commands", "default_address", "status_table"]
+# CliError, default_address, error_message and the spec parsers are
+# re-exported: main, up and the tests take them from here.
+__all__ = [
+    "CliError",
+    "add_client_commands",
+    "default_address",
+    "error_message",
+    "property_spec",
+    "status_table",
+    "vector_spec",
+]
 
-_LIMITS = Limits()
 # Import batches stay far below the SDK's own byte split (half the server's
 # batch limit), so one CLI batch is one request and a server error's
 # objects[i] is exactly the i-th object of the batch we sent.
 _IMPORT_BATCH_BYTES = 8 << 20
 _HNSW_KEYS = ("m", "ef_construction", "ef")
-
-
-class CliError(Exception):
-    """A usage problem the CLI reports as `vektra: <message>`, exit 2."""
-
-
-def default_address(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return env.get("VEKTRA_ADDR") or DEFAULT_ADDRESS
-
-
-# ---------------------------------------------------------------- argument types
-
-
-def vector_spec(text: str) -> tuple[str, dict[str, Any]]:
-    """NAME:DIM[:METRIC] -> (name, {"dim", "metric"})."""
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not parts[0]:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:DIM[:METRIC]")
-    try:
-        dim = int(parts[1])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: DIM must be an integer") from None
-    metric = parts[2] if len(parts) == 3 else Metric.COSINE.value
-    metrics = [m.value for m in Metric]
-    if metric not in metrics:
-        raise argparse.ArgumentTypeError(f"{text!r}: METRIC must be one of {', '.join(metrics)}")
-    return parts[0], {"dim": dim, "metric": metric}
-
-
-def property_spec(text: str) -> tuple[str, dict[str, Any]]:
-    """NAME:TYPE[:noindex] -> (name, {"type", "indexed"})."""
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or (len(parts) == 3 and parts[2] != "noindex"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:TYPE or NAME:TYPE:noindex")
-    types = [t.value for t in PropertyType]
-    if parts[1] not in types:
-        raise argparse.ArgumentTypeError(f"{text!r}: TYPE must be one of {', '.join(types)}")
-    return parts[0], {"type": parts[1], "indexed": len(parts) == 2}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _batch_size(text: str) -> int:
-    value = _positive_int(text)
-    if value > _LIMITS.max_batch_objects:
-        raise argparse.ArgumentTypeError(f"at most {_LIMITS.max_batch_objects} objects a batch")
-    return value
-
-
-def _json_arg(text: str, what: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{what}: not valid JSON ({exc.msg}): {text!r}") from None
-
-
-def _existing_file(path: Path, flag: str | None = None) -> Path:
-    if not path.is_file():
-        raise CliError(f"{flag + ': ' if flag else ''}no such file: {path}")
-    return path
-
-
-# ---------------------------------------------------------------- shared output
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client(args.addr, timeout_s=args.timeout)
+# How `cluster status` colours node states on a terminal.
+_STATE_STYLES = {"active": "green", "joining": "yellow", "draining": "yellow", "down": "red"}
 
 
 def status_table(status: ClusterStatus) -> str:
-    rows = [(n.id, n.address, n.state, n.objects) for n in status.nodes]
-    return format_table(["NODE", "ADDRESS", "STATE", "OBJECTS"], rows)
-
-
-def _version_text(version: Version | None) -> str | None:
-    if version is None:
-        return None
-    return f"{version.physical_ms}.{version.logical}@{version.writer}"
-
-
-def _vectors_text(obj: Object) -> str:
-    return ", ".join(f"{name}[{len(v)}]" for name, v in obj.vectors.items()) or "-"
+    """The members table, styled when stdout is a terminal (it is printed there)."""
+    rows = [
+        (
+            n.id,
+            n.address,
+            Styled(n.state, _STATE_STYLES.get(n.state, "")),
+            UNKNOWN if n.objects is None else n.objects,
+        )
+        for n in status.nodes
+    ]
+    return format_table(
+        ["NODE", "ADDRESS", "STATE", "OBJECTS"], rows, terminal=is_terminal(sys.stdout)
+    )
 
 
 def _schema_row(schema: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -143,38 +106,37 @@ def _schema_row(schema: Mapping[str, Any]) -> tuple[Any, ...]:
     return schema["name"], vectors, props, schema["replication_factor"]
 
 
-def _describe_text(info: Mapping[str, Any]) -> str:
+def _print_describe(info: Mapping[str, Any]) -> None:
     head = f"collection {info['name']}: replication factor {info['replication_factor']}"
     if "objects" in info:
-        head += f", {info['objects']:,} objects"
-    vectors = format_table(
+        head += f", {counted(info['objects'], 'object')}"
+    print(head + "\n")
+    print_table(
         ["VECTOR", "DIM", "METRIC", "M", "EF_CONSTRUCTION", "EF"],
         [
             (v["name"], v["dim"], v["metric"], *(v["hnsw"][k] for k in _HNSW_KEYS))
             for v in info["vectors"]
         ],
     )
-    parts = [head, "", vectors]
     if info["properties"]:
-        props = format_table(
+        print()
+        print_table(
             ["PROPERTY", "TYPE", "INDEXED"],
             [(p["name"], p["type"], "yes" if p["indexed"] else "no") for p in info["properties"]],
         )
-        parts += ["", props]
-    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------- cluster and collections
 
 
 def cmd_cluster_status(args: argparse.Namespace) -> int:
-    with _client(args) as c:
+    with client(args) as c:
         status = c.cluster_status()
     if args.json:
         dump_json(status)
     else:
         active = sum(1 for n in status.nodes if n.state == "active")
-        print(f"epoch {status.epoch}: {active} of {len(status.nodes)} nodes active\n")
+        print(f"epoch {status.epoch}: {active:,} of {counted(len(status.nodes), 'node')} active\n")
         print(status_table(status))
     return 0
 
@@ -191,35 +153,35 @@ def cmd_collection_create(args: argparse.Namespace) -> int:
         if name in properties:
             raise CliError(f"--property {name}: given twice")
         properties[name] = spec
-    with _client(args) as c:
+    with client(args) as c:
         created = c.create_collection(
             args.name, vectors=vectors, properties=properties, replication_factor=args.rf
         )
     if args.json:
         dump_json(created)
     else:
-        print(_describe_text(created))
+        _print_describe(created)
     return 0
 
 
 def cmd_collection_list(args: argparse.Namespace) -> int:
-    with _client(args) as c:
+    with client(args) as c:
         schemas = c.list_collections()
     if args.json:
         dump_json(schemas)
     else:
         rows = [_schema_row(s) for s in sorted(schemas, key=lambda s: s["name"])]
-        print(format_table(["NAME", "VECTORS", "PROPERTIES", "RF"], rows))
+        print_table(["NAME", "VECTORS", "PROPERTIES", "RF"], rows)
     return 0
 
 
 def cmd_collection_describe(args: argparse.Namespace) -> int:
-    with _client(args) as c:
+    with client(args) as c:
         info = c.describe_collection(args.name)
     if args.json:
         dump_json(info)
     else:
-        print(_describe_text(info))
+        _print_describe(info)
     return 0
 
 
@@ -232,7 +194,7 @@ def cmd_collection_drop(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("not dropped", file=sys.stderr)
             return 1
-    with _client(args) as c:
+    with client(args) as c:
         c.drop_collection(args.name)
     if args.json:
         dump_json({"dropped": args.name})
@@ -257,12 +219,12 @@ def _locate(exc: InvalidArgument, batch: Sequence[Any]) -> InvalidArgument:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    path = _existing_file(args.file)
+    path = existing_file(args.file)
     is_npy = path.suffix.lower() == ".npy"
     if args.ids_file is not None:
         if not is_npy:
             raise CliError("--ids-file: only for .npy files (JSON lines carry their own ids)")
-        _existing_file(args.ids_file, "--ids-file")
+        existing_file(args.ids_file, "--ids-file")
     try:
         if is_npy:
             total = load_matrix(path).shape[0]
@@ -270,7 +232,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         else:
             total = count_jsonl(path)
             items = read_jsonl(path, id_key=args.id_key, field=args.field)
-        with _client(args) as c:
+        with client(args) as c:
             c.describe_collection(args.collection)  # fail before reading if it is missing
             col = c.collection(args.collection)
             imported, upserted = 0, 0
@@ -310,177 +272,165 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         rate = imported / seconds if seconds > 0 else 0.0
         print(
-            f"imported {imported:,} objects into {args.collection} from {path.name} "
+            f"imported {counted(imported, 'object')} into {args.collection} from {path.name} "
             f"in {seconds:.1f} s ({rate:,.0f}/s)"
         )
-    return 0
-
-
-# ---------------------------------------------------------------- search and get
-
-
-def _query_vector(args: argparse.Namespace) -> np.ndarray:
-    if args.vector is not None:
-        value = _json_arg(args.vector, "--vector")
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
-        ):
-            raise CliError("--vector: expected a JSON list of numbers, e.g. [0.1, 0.2]")
-        return np.asarray(value, dtype=np.float32)
-    path = _existing_file(args.vector_file, "--vector-file")
-    try:
-        data = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CliError(f"--vector-file: cannot read {path}: {exc}") from None
-    if data.ndim == 1 and args.row == 0:
-        return np.asarray(data, dtype=np.float32)
-    if data.ndim != 2:
-        raise CliError(f"--vector-file: expected a 1-D or 2-D array, got shape {data.shape}")
-    if not 0 <= args.row < data.shape[0]:
-        raise CliError(f"--row {args.row}: {path.name} has rows 0 to {data.shape[0] - 1}")
-    return np.asarray(data[args.row], dtype=np.float32)
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    vector = _query_vector(args)
-    flt = None if args.filter is None else _json_arg(args.filter, "--filter")
-    if flt is not None and not isinstance(flt, dict):
-        raise CliError('--filter: expected a JSON object, e.g. {"module": "os"}')
-    with _client(args) as c:
-        result = c.collection(args.collection).search(
-            vector, k=args.k, field=args.field, filter=flt, ef=args.ef
-        )
-    if args.json:
-        dump_json(
-            {
-                "hits": [
-                    {"id": h.id, "distance": h.distance, "properties": h.properties} for h in result
-                ],
-                "coverage": result.coverage,
-                "plan": result.plan,
-            }
-        )
-        return 0
-    rows = [(i, h.id, h.distance, h.properties or None) for i, h in enumerate(result, start=1)]
-    print(format_table(["#", "ID", "DISTANCE", "PROPERTIES"], rows))
-    plan = f" (plan: {result.plan.strategy})" if result.plan and result.plan.strategy else ""
-    print(f"{len(result)} hits{plan}")
-    if not result.coverage.complete:
-        failed = ", ".join(result.coverage.failed) or "some nodes"
-        print(f"vektra: warning: partial results, no answer from {failed}", file=sys.stderr)
-    return 0
-
-
-def cmd_get(args: argparse.Namespace) -> int:
-    with _client(args) as c:
-        found = c.collection(args.collection).get(args.ids, include_vectors=args.vectors)
-    seen = {o.id for o in found}
-    missing = [i for i in dict.fromkeys(args.ids) if i not in seen]
-    if args.json:
-        dump_json({"objects": found, "missing": missing})
-        return 0
-    headers = ["ID", "VERSION", "PROPERTIES"] + (["VECTORS"] if args.vectors else [])
-    rows = [
-        (o.id, _version_text(o.version), o.properties or None)
-        + ((_vectors_text(o),) if args.vectors else ())
-        for o in found
-    ]
-    print(format_table(headers, rows))
-    if missing:
-        print(f"not found: {', '.join(missing)}", file=sys.stderr)
     return 0
 
 
 # ---------------------------------------------------------------- parser
 
 
-def _client_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--addr",
-        default=default_address(),
-        metavar="HOST:PORT[,HOST:PORT...]",
-        help=f"router address(es) (default: $VEKTRA_ADDR, else {DEFAULT_ADDRESS})",
+def _add_cluster_and_collection(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    cluster = add_parser(
+        sub, "cluster", "the cluster's members", "Look at the cluster: `vektra cluster status`."
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = add_parser(
+        cluster,
+        "status",
+        "members, their states and object counts",
+        "Print the cluster map's epoch and every storage node: its id, address, state and "
+        "how many objects it holds (replicas included; '?' when it could not be asked). A "
+        "single node reports itself.",
+        [common],
     )
-    common.add_argument("--json", action="store_true", help="print one JSON document")
-    common.add_argument(
-        "--timeout", type=float, default=30.0, metavar="S", help="deadline of each call"
-    )
-    return common
-
-
-def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    common = _client_options()
-
-    cluster = sub.add_parser("cluster", help="the cluster").add_subparsers(
-        dest="action", required=True
-    )
-    status = cluster.add_parser("status", parents=[common], help="members, states, objects")
     status.set_defaults(run=cmd_cluster_status)
 
-    collection = sub.add_parser("collection", help="manage collections").add_subparsers(
-        dest="action", required=True
+    collection = add_parser(
+        sub,
+        "collection",
+        "create, list, describe and drop collections",
+        "Manage collections: `vektra collection create|list|describe|drop`.",
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = add_parser(
+        collection,
+        "create",
+        "create a collection",
+        "Create a collection with one or more vector fields and typed properties, and print "
+        "its schema as the server filled it in.",
+        [common],
     )
-    create = collection.add_parser("create", parents=[common], help="create a collection")
-    create.add_argument("name")
+    create.add_argument("name", metavar="NAME", help="the new collection's name")
     create.add_argument(
         "--vector",
         type=vector_spec,
         action="append",
         required=True,
         metavar="NAME:DIM[:METRIC]",
-        help="a vector field (metric: cosine, l2 or ip; default cosine)",
+        help="a vector field, repeatable; METRIC is cosine, l2 or ip (default: cosine)",
     )
     create.add_argument(
         "--property",
         type=property_spec,
         action="append",
         metavar="NAME:TYPE[:noindex]",
-        help="a property (keyword, text, int, float, bool, datetime, keyword[]); "
-        "noindex skips its filter index",
+        help="a property, repeatable; TYPE is keyword, text, int, float, bool, datetime or "
+        "keyword[]; :noindex skips its filter index (default: indexed)",
     )
-    create.add_argument("--rf", type=_positive_int, help="replication factor")
-    create.add_argument("--m", type=_positive_int, help="HNSW links per node")
-    create.add_argument("--ef-construction", type=_positive_int, help="HNSW build breadth")
-    create.add_argument("--ef", type=_positive_int, help="default search breadth")
+    create.add_argument(
+        "--rf",
+        type=positive_int,
+        metavar="N",
+        help="replication factor: copies of each object, at most one a node "
+        "(default: the cluster's default; 1 on a single node)",
+    )
+    create.add_argument(
+        "--m", type=positive_int, metavar="N", help=f"HNSW links per node (default: {DEFAULT_M})"
+    )
+    create.add_argument(
+        "--ef-construction",
+        type=positive_int,
+        metavar="N",
+        help=f"HNSW candidate list while building (default: {DEFAULT_EF_CONSTRUCTION})",
+    )
+    create.add_argument(
+        "--ef",
+        type=positive_int,
+        metavar="N",
+        help=f"default HNSW candidate list of a search (default: {DEFAULT_EF})",
+    )
     create.set_defaults(run=cmd_collection_create)
-    listing = collection.add_parser("list", parents=[common], help="list collections")
+    listing = add_parser(
+        collection,
+        "list",
+        "list collections",
+        "List every collection: its vector fields, properties and replication factor.",
+        [common],
+    )
     listing.set_defaults(run=cmd_collection_list)
-    describe = collection.add_parser("describe", parents=[common], help="schema and size")
-    describe.add_argument("name")
+    describe = add_parser(
+        collection,
+        "describe",
+        "schema and size of a collection",
+        "Print a collection's schema (vector fields with their HNSW parameters, properties) "
+        "and how many objects it holds.",
+        [common],
+    )
+    describe.add_argument("name", metavar="NAME", help="the collection")
     describe.set_defaults(run=cmd_collection_describe)
-    drop = collection.add_parser("drop", parents=[common], help="drop a collection")
-    drop.add_argument("name")
-    drop.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    drop = add_parser(
+        collection,
+        "drop",
+        "drop a collection and its objects",
+        "Drop a collection and every object in it. Asks first on a terminal; without one "
+        "(a script), --yes is required.",
+        [common],
+    )
+    drop.add_argument("name", metavar="NAME", help="the collection")
+    drop.add_argument(
+        "--yes", action="store_true", help="drop without asking (default: ask on a terminal)"
+    )
     drop.set_defaults(run=cmd_collection_drop)
 
-    imp = sub.add_parser("import", parents=[common], help="load JSON lines or a .npy file")
-    imp.add_argument("file", type=Path, metavar="FILE", help=".jsonl (or .json/.ndjson) or .npy")
-    imp.add_argument("--collection", required=True)
-    imp.add_argument("--field", help="vector field of bare vectors (default: the only one)")
-    imp.add_argument("--batch-size", type=_batch_size, default=500, help="objects per request")
-    imp.add_argument("--id-key", default="id", help="the key holding each object's id")
+
+def _add_import(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    imp = add_parser(
+        sub,
+        "import",
+        "load JSON lines or a .npy file",
+        "Upsert the objects of a file into a collection, in batches, with a progress bar on "
+        "stderr when it is a terminal. JSON lines: one object a line, "
+        '{"id": ..., "vector": [...], "properties": {...}} or flat (every other key a '
+        "property). A .npy file: a 2-D float array, one object a row. Re-running an "
+        "import is safe (upserts replace).",
+        [common],
+    )
     imp.add_argument(
-        "--ids-file", type=Path, help=".npy only: JSON lines giving each row's id and properties"
+        "file", type=Path, metavar="FILE", help="a .jsonl (or .json, .ndjson) or .npy file"
+    )
+    add_collection(imp)
+    imp.add_argument(
+        "--field",
+        metavar="NAME",
+        help="the vector field a bare vector (or a .npy row) goes to "
+        "(default: the collection's only one)",
+    )
+    imp.add_argument(
+        "--batch-size",
+        type=batch_size,
+        default=500,
+        metavar="N",
+        help=f"objects a request, at most {LIMITS.max_batch_objects:,} (default: 500)",
+    )
+    imp.add_argument(
+        "--id-key", default="id", metavar="KEY", help="the key holding each id (default: id)"
+    )
+    imp.add_argument(
+        "--ids-file",
+        type=Path,
+        metavar="FILE",
+        help=".npy only: JSON lines giving each row's id and properties, one line a row "
+        "(default: the row numbers are the ids)",
     )
     imp.set_defaults(run=cmd_import)
 
-    search = sub.add_parser("search", parents=[common], help="nearest neighbours of a vector")
-    search.add_argument("--collection", required=True)
-    query = search.add_mutually_exclusive_group(required=True)
-    query.add_argument("--vector", metavar="JSON_LIST", help="e.g. [0.1, 0.2, 0.3]")
-    query.add_argument("--vector-file", type=Path, metavar="F.npy", help="take the vector here")
-    search.add_argument("--row", type=int, default=0, help="row of --vector-file (default 0)")
-    search.add_argument("--k", type=_positive_int, default=10)
-    search.add_argument("--field", help="vector field (default: the only one)")
-    search.add_argument("--filter", metavar="JSON", help='e.g. {"length": {"$gte": 100}}')
-    search.add_argument("--ef", type=_positive_int, help="search breadth for this query")
-    search.set_defaults(run=cmd_search)
 
-    get = sub.add_parser("get", parents=[common], help="objects by id")
-    get.add_argument("--collection", required=True)
-    get.add_argument("--vectors", action="store_true", help="include the vectors")
-    get.add_argument("ids", nargs="+", metavar="ID")
-    get.set_defaults(run=cmd_get)
+def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = client_options()
+    _add_cluster_and_collection(sub, common)
+    _add_import(sub, common)
+    add_object_commands(sub, common)

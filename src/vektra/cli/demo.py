@@ -150,7 +150,8 @@ def run(data_dir: Path, source: str = "auto", nodes: int = 3, rf: int = 2) -> No
             status = c.cluster_status()
             print(f"\ncluster status (epoch {status.epoch}; each object is on {rf} nodes):")
             for n in status.nodes:
-                print(f"  {n.id:<10} {n.address:<22} {n.state:<8} {n.objects:,} objects")
+                held = "?" if n.objects is None else f"{n.objects:,}"  # None: not asked
+                print(f"  {n.id:<10} {n.address:<22} {n.state:<8} {held} objects")
     finally:
         cluster.stop(30)
     print("\ncluster stopped")

@@ -14,11 +14,15 @@ A local cluster in the foreground (see `vektra.cli.up`):
 
     vektra up [--nodes 3] [--rf 2] [--data-dir ./vektra-data] [--port 7700] [--host 127.0.0.1]
 
-Client commands (see `vektra.cli.commands`): `cluster status`,
-`collection create|list|describe|drop`, `import`, `search`, `get`.
+Client commands (see `vektra.cli.commands` and `vektra.cli.objects`):
+`cluster status`, `collection create|list|describe|drop`, `import`, `search`,
+`get`, `delete`, `query`, `count`.
 
-Errors print `vektra: <message>` on stderr and exit 2 (as argparse does for a
-bad flag).
+    vektra --version      prints `vektra 0.1.0`
+
+Errors print `vektra: <message>` on stderr and exit 2, as does a bad flag
+(named, with where it goes when it belongs to the command: see
+`vektra.cli.parser`); `get` exits 1 when none of its ids exists.
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import cast
 
+import vektra
 from vektra.cli import commands, up
+from vektra.cli.parser import VektraParser
+from vektra.client._sync import DEFAULT_ADDRESS
 from vektra.common.errors import VektraError
 
 __all__ = ["build_parser", "main"]
@@ -61,14 +69,42 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     roles = serve.add_subparsers(dest="role", required=True, metavar="ROLE")
     for role, summary in SERVE_ROLES.items():
-        # The role parses its own flags (and --help), so this one takes none.
-        roles.add_parser(role, help=summary, add_help=False)
+        # The role parses its own flags (and --help), so this one takes none
+        # and hands everything on.
+        parser = roles.add_parser(role, help=summary, add_help=False)
+        if isinstance(parser, VektraParser):
+            parser.passthrough = True
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vektra", description="Vektra vector-object database")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    sub = parser.add_subparsers(dest="command", required=True)
+def build_parser() -> VektraParser:
+    parser = VektraParser(
+        prog="vektra",
+        description="Vektra, a distributed vector-object database: run servers, a local "
+        "cluster, and the client commands. `vektra COMMAND --help` describes a command.",
+        epilog="Client commands talk to $VEKTRA_ADDR (or --addr HOST:PORT), default "
+        f"{DEFAULT_ADDRESS}; start a local cluster with `vektra up`.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"vektra {vektra.__version__}",
+        help="print the version and exit",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        metavar="LEVEL",
+        help="log messages from this level up on stderr: DEBUG, INFO, WARNING or ERROR "
+        "(default: INFO)",
+    )
+    # Every subcommand's parser is a VektraParser too (argparse makes them of
+    # the parent's class); the add_* functions take the plain type.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
     _add_serve(sub)
     up.add_up_command(sub)
     commands.add_client_commands(sub)
@@ -77,11 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = parser.parse_known_args(argv)
     if args.command != "serve" and rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        parser.reject_extras(argv, rest)
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        level=getattr(logging, args.log_level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -90,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, rest)
         return int(args.run(args))
     except (VektraError, commands.CliError) as exc:
-        print(f"vektra: {exc}", file=sys.stderr)
+        print(f"vektra: {commands.error_message(exc, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -39,6 +39,7 @@ __all__ = [
     "cluster_status_from_proto",
     "cluster_status_to_proto",
     "consistency_to_proto",
+    "count_result_from_proto",
     "coverage_from_proto",
     "coverage_to_proto",
     "delete_result_from_proto",
@@ -215,7 +216,12 @@ def hit_from_proto(msg: pb.Hit) -> Hit:
 
 def coverage_from_proto(msg: pb.Coverage) -> Coverage:
     return Coverage(
-        asked=msg.asked, answered=msg.answered, failed=tuple(msg.failed), complete=msg.complete
+        asked=msg.asked,
+        answered=msg.answered,
+        failed=tuple(msg.failed),
+        complete=msg.complete,
+        ranges_asked=msg.ranges_asked,
+        ranges_answered=msg.ranges_answered,
     )
 
 
@@ -225,6 +231,8 @@ def coverage_to_proto(coverage: Coverage) -> pb.Coverage:
         answered=coverage.answered,
         failed=list(coverage.failed),
         complete=coverage.complete,
+        ranges_asked=coverage.ranges_asked,
+        ranges_answered=coverage.ranges_answered,
     )
 
 
@@ -265,6 +273,10 @@ def query_result_from_proto(msg: pb.QueryResponse) -> QueryResult:
     )
 
 
+def count_result_from_proto(msg: pb.CountResponse) -> tuple[int, Coverage]:
+    return int(msg.count), _coverage_of(msg)
+
+
 def upsert_result_from_proto(msg: pb.UpsertResponse) -> UpsertResult:
     return UpsertResult(
         upserted=msg.upserted, acknowledged=msg.acknowledged, version=_version_of(msg)
@@ -288,7 +300,8 @@ def cluster_status_from_proto(msg: pb.ClusterStatusResponse) -> ClusterStatus:
                 id=n.id,
                 address=n.address,
                 state=_STATE_FROM_PB.get(n.state, "unknown"),
-                objects=n.objects,
+                # Unset: the node could not be asked, so its count is unknown.
+                objects=n.objects if n.HasField("objects") else None,
             )
             for n in msg.nodes
         ),
@@ -303,7 +316,7 @@ def cluster_status_to_proto(status: ClusterStatus) -> pb.ClusterStatusResponse:
                 id=n.id,
                 address=n.address,
                 state=_STATE_TO_PB.get(n.state, pb.NODE_STATE_UNSPECIFIED),
-                objects=n.objects,
+                objects=n.objects,  # None leaves the optional field unset
             )
             for n in status.nodes
         ],

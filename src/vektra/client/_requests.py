@@ -23,6 +23,7 @@ from vektra.client import _convert as convert
 from vektra.client import _shaping as sh
 from vektra.client.models import (
     ClusterStatus,
+    Coverage,
     DeleteResult,
     Object,
     QueryResult,
@@ -42,6 +43,7 @@ __all__ = [
     "cluster_status",
     "collection_schema",
     "count",
+    "count_with_coverage",
     "create_collection",
     "delete",
     "describe_collection",
@@ -358,6 +360,13 @@ def query(
 
 
 def count(name: str, filter: Mapping[str, Any] | None) -> Plan[int]:
+    n, _ = yield from count_with_coverage(name, filter)
+    return n
+
+
+def count_with_coverage(name: str, filter: Mapping[str, Any] | None) -> Plan[tuple[int, Coverage]]:
+    """The count and how much of the data it covers. `Collection.count`
+    returns the number alone; the CLI uses this to say when it is partial."""
     request = pb.CountRequest(collection=name, filter=convert.encode_document(filter, "filter"))
     reply = yield Call("Count", request, idempotent=True)
-    return int(reply.count)
+    return convert.count_result_from_proto(reply)

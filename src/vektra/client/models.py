@@ -87,13 +87,20 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    """Which nodes a scatter-gather request reached. `complete` is False when a
-    node that should have answered did not: results may then be missing."""
+    """How much of the data a scatter-gather answer covers. `asked` and
+    `answered` count nodes; `ranges_asked` and `ranges_answered` count the
+    ring's token ranges (a range is answered when one of its replicas
+    answered; both are 0 from a server that does not count ranges, such as a
+    single node answering for itself). `failed` names the nodes that were asked
+    and did not answer, or could not be asked. `complete` is False when some
+    data was not covered: results may then be missing."""
 
     asked: int
     answered: int
     failed: tuple[str, ...] = ()
     complete: bool = True
+    ranges_asked: int = 0
+    ranges_answered: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +165,14 @@ class QueryResult(Sequence[Object]):
 
 @dataclass(frozen=True, slots=True)
 class NodeStatus:
+    """One cluster member. `objects` is the number of objects the node holds
+    (replicas included), or None when it could not be asked (down or
+    unreachable): unknown, not 0."""
+
     id: str
     address: str
     state: NodeState
-    objects: int
+    objects: int | None
 
 
 @dataclass(frozen=True, slots=True)

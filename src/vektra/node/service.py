@@ -7,16 +7,19 @@ thread, and the results are converted back.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
+from vektra.common.addresses import connectable_address
 from vektra.common.errors import InvalidArgument, VektraError
 from vektra.common.grpc_errors import abort_with
 from vektra.common.membership import Member
 from vektra.common.pb import schema_from_pb, schema_to_pb, version_from_pb, version_to_pb
 from vektra.common.pb_cluster import state_from_pb
+from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
     check_ids,
     decode_query_rows,
@@ -88,28 +91,52 @@ def _result_pb(
     )
 
 
+def _one_copy(schema: CollectionSchema) -> CollectionSchema:
+    """A collection created through a node's own public API lives on this
+    node alone: one copy of each object. The default (0) is that one copy;
+    asking for more is refused, as a cluster refuses more copies than nodes."""
+    rf = schema.replication_factor
+    if rf > 1:
+        raise InvalidArgument(
+            "schema.replication_factor",
+            f"replication factor {rf} is more than the 1 node of this server: a single node "
+            "keeps one copy of each object (for more, run a cluster: vektra up --nodes 3 --rf 2)",
+        )
+    return dataclasses.replace(schema, replication_factor=1)
+
+
 class VektraService(vektra_pb2_grpc.VektraServicer):
     def __init__(self, engine: Engine, address: str) -> None:
         self._engine = engine
         self._address = address
 
+    def _as_served(self, schema: CollectionSchema) -> CollectionSchema:
+        """A schema as this API reports it. A node on its own (no cluster map
+        received) holds the only copy of everything, whatever replication
+        factor was stored (collections created before a single node refused
+        more than 1 may say 2); a cluster member reports the cluster's."""
+        if self._engine.members or schema.replication_factor == 1:
+            return schema
+        return dataclasses.replace(schema, replication_factor=1)
+
     async def CreateCollection(
         self, request: pb.CreateCollectionRequest, context: Ctx
     ) -> pb.CreateCollectionResponse:
-        schema = await _run(self._engine.create_collection, schema_from_pb(request.schema))
+        schema = _one_copy(schema_from_pb(request.schema))
+        schema = await _run(self._engine.create_collection, schema)
         return pb.CreateCollectionResponse(schema=schema_to_pb(schema))
 
     async def ListCollections(
         self, request: pb.ListCollectionsRequest, context: Ctx
     ) -> pb.ListCollectionsResponse:
         return pb.ListCollectionsResponse(
-            collections=[schema_to_pb(s) for s in self._engine.list_collections()]
+            collections=[schema_to_pb(self._as_served(s)) for s in self._engine.list_collections()]
         )
 
     async def DescribeCollection(
         self, request: pb.DescribeCollectionRequest, context: Ctx
     ) -> pb.DescribeCollectionResponse:
-        schema = self._engine.schema(request.name)
+        schema = self._as_served(self._engine.schema(request.name))
         return pb.DescribeCollectionResponse(
             schema=schema_to_pb(schema), objects=self._engine.count_all(request.name)
         )
@@ -221,7 +248,9 @@ class VektraService(vektra_pb2_grpc.VektraServicer):
             nodes=[
                 pb.NodeStatus(
                     id=self._engine.node_id,
-                    address=self._address,
+                    # Listening on 0.0.0.0 is no address to give a client:
+                    # say where this client reaches the node.
+                    address=connectable_address(self._address, context.peer()),
                     state=pb.NODE_STATE_ACTIVE,
                     objects=objects,
                 )
