@@ -1,65 +1,56 @@
-"""The router's ring: agreement with uhashring's own lookups, token ranges,
-stand-ins for down nodes."""
+"""The ring (common.ring): agreement with uhashring's own lookups, token
+ranges, preference lists and replica positions."""
 
 from __future__ import annotations
 
 import itertools
 import random
 
-from vektra.common.membership import ClusterMap, Member, MemberState
-from vektra.common.ring import token
-from vektra.router.ring import TOKEN_END, RingView
+import numpy as np
+from uhashring import HashRing
+
+from vektra.common.ring import TOKEN_END, Ring, hash64, token
 
 
-def cluster(*states: MemberState) -> ClusterMap:
-    return ClusterMap(
-        epoch=1,
-        vnodes=32,
-        members=tuple(Member(f"n{i}", f"h:{i}", s) for i, s in enumerate(states)),
-    )
-
-
-def test_ranges_cover_the_ring_and_agree_with_key_lookups() -> None:
-    view = RingView(cluster(*[MemberState.ACTIVE] * 4))
-    ranges = view.ranges()
+def test_ranges_cover_the_ring_and_agree_with_uhashring() -> None:
+    ring = Ring(["n0", "n1", "n2", "n3"], vnodes=32)
+    ranges = ring.ranges
     assert ranges[0].start == 0 and ranges[-1].end == TOKEN_END
     assert all(a.end == b.start for a, b in itertools.pairwise(ranges))
+    reference = HashRing(nodes={f"n{i}": {"vnodes": 32} for i in range(4)}, hash_fn=hash64)
     rng = random.Random(1)
     for _ in range(2000):
-        object_id = f"id{rng.random()}"
-        t = token("docs", object_id)
-        (r,) = [r for r in ranges if r.start <= t < r.end]
-        assert list(r.preference) == view.preference("docs", object_id)
-        assert view.owner_of_token(t) == r.preference[0]
+        key = f"docs/id{rng.random()}"
+        t = hash64(key)
+        (r,) = [r for r in ranges if t in r]
+        assert r is ring.range_of(t)
+        assert list(r.preference) == list(reference.iterate_nodes(key))
+        assert r.preference[0] == reference.get_node(key)
 
 
-def test_replicas_are_distinct_and_spread() -> None:
-    view = RingView(cluster(*[MemberState.ACTIVE] * 3))
-    counts = {f"n{i}": 0 for i in range(3)}
+def test_range_indexes_of_many_tokens_at_once() -> None:
+    ring = Ring(["a", "b", "c"], vnodes=16)
+    tokens = np.asarray([token("c", f"k{i}") for i in range(500)], dtype=np.uint64)
+    at = ring.range_indexes(tokens)
+    assert [int(i) for i in at] == [ring.range_index(int(t)) for t in tokens]
+
+
+def test_replicas_are_distinct_spread_and_positions_name_them() -> None:
+    ring = Ring(["n0", "n1", "n2"], vnodes=64)
+    counts = dict.fromkeys(ring.owners, 0)
     for i in range(3000):
-        reps = view.replicas("docs", f"k{i}", 2)
+        t = token("docs", f"k{i}")
+        reps = ring.replicas(t, 2)
         assert len(reps) == 2 and len(set(reps)) == 2
+        assert [ring.position(t, n, 2) for n in reps] == [0, 1]
+        assert ring.position(t, next(n for n in ring.owners if n not in reps), 2) is None
         for r in reps:
             counts[r] += 1
     assert min(counts.values()) > 0.5 * max(counts.values()), counts
 
 
-def test_down_nodes_keep_their_ranges_and_get_stand_ins() -> None:
-    up = RingView(cluster(*[MemberState.ACTIVE] * 3))
-    down = RingView(cluster(MemberState.ACTIVE, MemberState.DOWN, MemberState.ACTIVE))
-    assert up.ranges() == down.ranges()  # positions do not move
-    for i in range(500):
-        pref = down.preference("docs", f"k{i}")
-        reps = down.replicas("docs", f"k{i}", 2)
-        assert "n1" not in reps and len(reps) == 2
-        assert reps[0] == next(n for n in pref if n != "n1")
-    # With RF 1, ranges owned by the down node have no reachable counter.
-    owners = {down.count_owner(r, 1) for r in down.ranges()}
-    assert None in owners
-    assert None not in {down.count_owner(r, 2) for r in down.ranges()}
-
-
-def test_joining_members_are_not_in_the_ring() -> None:
-    view = RingView(cluster(MemberState.ACTIVE, MemberState.JOINING))
-    assert view.owners == ("n0",)
-    assert view.replicas("docs", "x", 2) == ["n0"]
+def test_a_ring_depends_only_on_its_owners_and_vnodes() -> None:
+    assert Ring(["b", "a"], 8) == Ring(["a", "b"], 8)
+    assert Ring(["a", "b"], 8).ranges == Ring(["b", "a"], 8).ranges
+    assert Ring(["a", "b"], 8) != Ring(["a", "b"], 16)
+    assert Ring([], 8).ranges == () and Ring([], 8).preference(5) == ()

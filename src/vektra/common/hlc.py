@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ZERO", "HybridClock", "Version"]
+__all__ = ["ZERO", "HybridClock", "Version", "wall_clock_ms"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -37,15 +37,19 @@ class Version:
 ZERO = Version(0, 0, "")
 
 
+def wall_clock_ms(offset_s: float = 0.0) -> Callable[[], int]:
+    """The wall clock in ms, shifted by `offset_s` (a clock-skew fault in tests)."""
+    offset_ns = round(offset_s * 1e9)
+    return lambda: (time.time_ns() + offset_ns) // 1_000_000
+
+
 class HybridClock:
     """Issues strictly increasing versions for one writer, and absorbs versions
     seen from others so that a later local write always wins over them."""
 
-    def __init__(
-        self, writer: str, now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
-    ) -> None:
+    def __init__(self, writer: str, now_ms: Callable[[], int] | None = None) -> None:
         self._writer = writer
-        self._now_ms = now_ms
+        self._now_ms = now_ms or wall_clock_ms()
         self._physical = 0
         self._logical = 0
         self._lock = threading.Lock()

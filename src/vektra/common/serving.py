@@ -13,10 +13,12 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from vektra.common.failpoints import FailpointInterceptor, Failpoints, FaultsService
 from vektra.common.interceptors import StatusInterceptor
 from vektra.common.keepalive import Keepalive
 from vektra.common.limits import Limits
 from vektra.common.metrics import serve_metrics
+from vektra.v1 import faults_pb2_grpc
 
 __all__ = [
     "ListenError",
@@ -77,13 +79,24 @@ def grpc_server(
     limits: Limits,
     keepalive: Keepalive,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    *,
+    failpoints: bool = False,
 ) -> grpc.aio.Server:
     """A grpc.aio server with the options every role shares and, first of its
-    interceptors, the one that maps errors to status codes and records metrics."""
-    return grpc.aio.server(
-        options=server_options(limits, keepalive),
-        interceptors=[StatusInterceptor(component), *interceptors],
+    interceptors, the one that maps errors to status codes and records metrics.
+    With `failpoints` (tests only) it also serves `vektra.v1.Faults` and applies
+    its rules to every call (see common/failpoints.py)."""
+    chain: list[grpc.aio.ServerInterceptor] = [StatusInterceptor(component)]
+    points = Failpoints() if failpoints else None
+    if points is not None:
+        chain.append(FailpointInterceptor(points))
+    server = grpc.aio.server(
+        options=server_options(limits, keepalive), interceptors=[*chain, *interceptors]
     )
+    if points is not None:
+        faults_pb2_grpc.add_FaultsServicer_to_server(FaultsService(points), server)  # type: ignore[no-untyped-call]
+        log.warning("%s: fault injection is ON (a test setting)", component)
+    return server
 
 
 async def add_health(server: grpc.aio.Server) -> health.aio.HealthServicer:

@@ -22,6 +22,8 @@ class CoordinatorConfig:
     default_replication_factor: int = 1
     vnodes: int = 64  # virtual nodes per member on the ring
     metrics_listen: str | None = None
+    # Tests only: serve vektra.v1.Faults and apply its rules (common/failpoints.py).
+    failpoints: bool = False
     # Every process of a cluster should use the same value (see common/keepalive.py).
     keepalive_interval_s: float = DEFAULT_INTERVAL_S
     grace_s: float = 2.0

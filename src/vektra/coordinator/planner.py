@@ -382,7 +382,9 @@ def _health_ok(state: ClusterMap, node_id: str, report: NodeReport) -> list[Acti
                 new_state = MemberState.RECOVERING
         case MemberState.RECOVERING:
             if restarted or wiped:
-                new_state = MemberState.RECOVERING  # start over: it lost what it repaired
+                # Start over: a restarted node forgot its repair pass. Only
+                # bookkeeping changes, so no new epoch.
+                actions.append(SetState(node_id, MemberState.RECOVERING, since=state.epoch))
             elif (
                 report.repaired_epoch >= m.recovering_since
                 and not others_hold_hints
@@ -393,7 +395,15 @@ def _health_ok(state: ClusterMap, node_id: str, report: NodeReport) -> list[Acti
             pass
     if new_state is not None:
         actions.append(SetState(node_id, new_state, since=epoch))
-    changed = tuple(sorted({a.node_id for a in actions if isinstance(a, SetState)}))
+    changed = tuple(
+        sorted(
+            {
+                a.node_id
+                for a in actions
+                if isinstance(a, SetState) and a.state is not _state_of(state, a.node_id)
+            }
+        )
+    )
     if changed:
         actions += [SetEpoch(epoch), SyncNodes(changed)]
     elif _out_of_sync(state, report):
@@ -402,6 +412,11 @@ def _health_ok(state: ClusterMap, node_id: str, report: NodeReport) -> list[Acti
     for name, incarnation in stale:
         actions.append(DropOnNodes(name, incarnation, (node_id,)))
     return actions
+
+
+def _state_of(state: ClusterMap, node_id: str) -> MemberState | None:
+    m = state.member(node_id)
+    return None if m is None else m.state
 
 
 def _out_of_sync(state: ClusterMap, report: NodeReport) -> bool:

@@ -113,7 +113,7 @@ async def start(config: CoordinatorConfig) -> RunningCoordinator:
         initial,
         executor.run,
     )
-    server = grpc_server("coordinator", Limits(), config.keepalive)
+    server = grpc_server("coordinator", Limits(), config.keepalive, failpoints=config.failpoints)
     port = listen_on(server, config.listen)
     coordinator_pb2_grpc.add_CoordinatorServicer_to_server(
         CoordinatorService(coordinator, channels), server

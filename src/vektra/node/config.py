@@ -43,6 +43,8 @@ class NodeConfig:
     max_map_bytes: int = 256 << 30
     checkpoint_interval_s: float = 30.0
     grace_s: float = 5.0
+    # Tests only: serve vektra.v1.Faults and apply its rules (common/failpoints.py).
+    failpoints: bool = False
     # Every process of a cluster should use the same value (see common/keepalive.py).
     keepalive_interval_s: float = DEFAULT_INTERVAL_S
     exact_search_max: int = 4096

@@ -48,10 +48,19 @@ class NodeServer:
 
 
 async def create_server(
-    engine: Engine, listen: str, advertise: str | None = None, keepalive: Keepalive | None = None
+    engine: Engine,
+    listen: str,
+    advertise: str | None = None,
+    keepalive: Keepalive | None = None,
+    *,
+    failpoints: bool = False,
 ) -> NodeServer:
     server = grpc_server(
-        "node", engine.limits, keepalive or Keepalive(), [EpochInterceptor(engine)]
+        "node",
+        engine.limits,
+        keepalive or Keepalive(),
+        [EpochInterceptor(engine)],
+        failpoints=failpoints,
     )
     port = listen_on(server, listen)
     host = listen.rpartition(":")[0]
@@ -78,7 +87,9 @@ async def _checkpoint_loop(engine: Engine, interval_s: float) -> None:
 
 async def serve(config: NodeConfig) -> None:
     engine = await asyncio.to_thread(Engine, config.engine_config())
-    node = await create_server(engine, config.listen, config.advertise, config.keepalive)
+    node = await create_server(
+        engine, config.listen, config.advertise, config.keepalive, failpoints=config.failpoints
+    )
     log.info("node %s indexes: %s", engine.node_id, engine.recovery)
     checkpoints = asyncio.create_task(_checkpoint_loop(engine, config.checkpoint_interval_s))
     channels = NodeChannels(engine.limits, config.keepalive)

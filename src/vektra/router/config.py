@@ -17,8 +17,13 @@ class RouterConfig:
     # Upper bound on any downstream call; a caller's shorter deadline wins.
     request_budget_s: float = 10.0
     metrics_listen: str | None = None
+    # Tests only: serve vektra.v1.Faults and apply its rules (common/failpoints.py).
+    failpoints: bool = False
     # Every process of a cluster should use the same value (see common/keepalive.py).
     keepalive_interval_s: float = DEFAULT_INTERVAL_S
+    # Fault injection for tests: this process's wall clock runs this many
+    # seconds ahead (negative: behind). Never set it in production.
+    clock_offset_s: float = 0.0
     grace_s: float = 5.0
 
     @property

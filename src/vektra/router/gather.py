@@ -1,54 +1,19 @@
-"""Pure merging of scattered answers: top-k hits, ordered query pages,
-coverage. Objects held by several replicas are deduplicated by id, keeping
-the highest version."""
+"""Pure merging of scattered answers: top-k hits and ordered query pages.
+Each range is answered by one replica, so an id appears once; should one
+appear twice (a map change during the call) the highest version is kept."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from vektra.common.filters import comparable
 from vektra.common.hlc import ZERO, Version
 from vektra.common.schema import CollectionSchema
 from vektra.common.values import unpack_map
-from vektra.router.ring import TokenRange
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["Coverage", "merge_hits", "merge_objects", "version_of"]
-
-
-@dataclass(frozen=True, slots=True)
-class Coverage:
-    asked: tuple[str, ...]
-    failed: tuple[str, ...]  # asked but did not answer
-    down: tuple[str, ...]  # ring members not asked (down)
-    rf: int
-    ranges: tuple[TokenRange, ...] = ()  # the ring's token ranges
-
-    @property
-    def answered(self) -> frozenset[str]:
-        return frozenset(self.asked) - frozenset(self.failed)
-
-    @property
-    def ranges_answered(self) -> int:
-        """Ranges with at least one replica among the nodes that answered."""
-        answered = self.answered
-        return sum(1 for r in self.ranges if not answered.isdisjoint(r.preference[: self.rf]))
-
-    @property
-    def complete(self) -> bool:
-        return self.ranges_answered == len(self.ranges)
-
-    def to_pb(self) -> pb.Coverage:
-        return pb.Coverage(
-            asked=len(self.asked),
-            answered=len(self.asked) - len(self.failed),
-            failed=[*self.failed, *self.down],
-            complete=self.complete,
-            ranges_asked=len(self.ranges),
-            ranges_answered=self.ranges_answered,
-        )
+__all__ = ["merge_hits", "merge_objects", "version_of"]
 
 
 def version_of(msg: Any) -> Version:

@@ -5,11 +5,13 @@ version wins, tombstones included, so a deleted object stays deleted."""
 
 from __future__ import annotations
 
+import asyncio
+
 from vektra.common.errors import Unavailable, VektraError
-from vektra.common.hlc import Version
+from vektra.common.hlc import HybridClock
 from vektra.common.limits import Limits
 from vektra.common.validation import check_ids
-from vektra.router.calls import NodeCalls, client_error
+from vektra.router.calls import NodeCalls, Stale, client_error
 from vektra.router.gather import version_of
 from vektra.router.replication import Topology, plan_read
 from vektra.router.writes import level_of
@@ -20,8 +22,9 @@ __all__ = ["Reads"]
 
 
 class Reads:
-    def __init__(self, calls: NodeCalls, limits: Limits) -> None:
+    def __init__(self, calls: NodeCalls, clock: HybridClock, limits: Limits) -> None:
         self._calls = calls
+        self._clock = clock
         self._limits = limits
 
     async def get(self, request: pb.GetRequest, timeout: float) -> pb.GetResponse:
@@ -33,29 +36,48 @@ class Reads:
             schema = self._calls.schema(topo, request.collection)
             plan = plan_read(topo, schema.name, ids, schema.replication_factor, level)
             keys = list(plan.requests)
-            fetches = {
-                f"{node}\x00{hints_for or ''}": npb.FetchRequest(
-                    collection=schema.name,
-                    incarnation=schema.incarnation,
-                    ids=plan.requests[(node, hints_for)],
-                    include_vectors=request.include_vectors,
-                    hints_for=hints_for or "",
-                )
-                for node, hints_for in keys
-            }
-            answers, errors = await self._fanout(topo, fetches, timeout)
-            bad = client_error(errors)
-            if bad is not None:
-                raise bad
-            answered = [k for k in keys if f"{k[0]}\x00{k[1] or ''}" in answers]
+            results = await asyncio.gather(
+                *(
+                    self._calls.call(
+                        topo,
+                        node,
+                        "Fetch",
+                        npb.FetchRequest(
+                            collection=schema.name,
+                            incarnation=schema.incarnation,
+                            ids=plan.requests[(node, hints_for)],
+                            include_vectors=request.include_vectors,
+                            hints_for=hints_for or "",
+                        ),
+                        timeout,
+                    )
+                    for node, hints_for in keys
+                ),
+                return_exceptions=True,
+            )
+            answered: list[tuple[str, str | None]] = []
+            errors: dict[str, VektraError] = {}
             best: dict[str, npb.VersionedObject] = {}
-            for resp in answers.values():
-                for obj in resp.objects:
+            for key, result in zip(keys, results, strict=True):
+                if isinstance(result, Stale):
+                    raise result
+                if isinstance(result, BaseException):
+                    errors[_name(key)] = (
+                        result
+                        if isinstance(result, VektraError)
+                        else Unavailable(f"{type(result).__name__}: {result}")
+                    )
+                    continue
+                answered.append(key)
+                for obj in result.objects:
                     v = version_of(obj)
-                    self._calls.clock_observe(v)
+                    self._clock.observe(v)
                     cur = best.get(obj.id)
                     if cur is None or v > version_of(cur):
                         best[obj.id] = obj
+            bad = client_error(errors)
+            if bad is not None:
+                raise bad
             for object_id in plan.sources:
                 got = plan.answered_enough(object_id, answered)
                 if got < plan.need:
@@ -82,30 +104,7 @@ class Reads:
 
         return await self._calls.routed(run)
 
-    async def _fanout(
-        self, topo: Topology, fetches: dict[str, npb.FetchRequest], timeout: float
-    ) -> tuple[dict[str, npb.FetchResponse], dict[str, VektraError]]:
-        """Fetch calls keyed "node\\0hints_for" (one node may be asked for its
-        own copies and for hints it keeps)."""
-        by_node: dict[str, dict[str, npb.FetchRequest]] = {}
-        for key, req in fetches.items():
-            by_node.setdefault(key.partition("\x00")[0], {})[key] = req
-        answers: dict[str, npb.FetchResponse] = {}
-        errors: dict[str, VektraError] = {}
-        # One fan-out per round of distinct nodes: a node asked twice (its
-        # copies and its hints) is asked in two rounds, side by side otherwise.
-        while by_node:
-            round_ = {node: reqs.popitem() for node, reqs in by_node.items()}
-            by_node = {n: r for n, r in by_node.items() if r}
-            got, failed = await self._calls.fanout(
-                topo, "Fetch", {n: req for n, (_k, req) in round_.items()}, timeout
-            )
-            for node, (key, _req) in round_.items():
-                if node in got:
-                    answers[key] = got[node]
-                if node in failed:
-                    errors[key] = failed[node]
-        return answers, errors
 
-
-_ = Version
+def _name(key: tuple[str, str | None]) -> str:
+    node, hints_for = key
+    return node if hints_for is None else f"{node} (hints for {hints_for})"

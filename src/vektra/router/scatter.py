@@ -1,15 +1,24 @@
-"""The router's scatter-gather: searches, filter queries and counts go to
-the nodes, and their answers are merged (top-k hits, ordered pages, counts
-per token range) with a coverage saying how much of the data answered."""
+"""The router's scatter-gather: searches, filter queries and counts.
+
+Each token range is answered by exactly one readable replica
+(`replication.assign_ranges`): with every member readable, each node answers
+for the ranges it leads, from its position-0 index, so each object is
+searched once; the ranges of a replica that cannot be read go to the next
+readable replica, which searches its index of that position for hits in
+just those ranges. The answers are merged (top-k hits, ordered pages, sums)
+and the coverage says which ranges were answered, by whom, and which not.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from vektra.common.errors import InvalidArgument, Unavailable
+from vektra.common.errors import InvalidArgument, Unavailable, VektraError
+from vektra.common.hlc import HybridClock
 from vektra.common.limits import Limits
+from vektra.common.ring import TOKEN_END, TokenRange
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
     decode_query_rows,
@@ -19,83 +28,163 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector
 from vektra.router.calls import NodeCalls, client_error
-from vektra.router.gather import Coverage, merge_hits, merge_objects
-from vektra.router.ring import TOKEN_END, RingView
+from vektra.router.gather import merge_hits, merge_objects, version_of
+from vektra.router.replication import RangeAssignment, Topology
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["Scatter"]
+__all__ = ["Coverage", "Scatter"]
 
 _DEFAULT_QUERY_LIMIT = 10
 _MAX_QUERY_WINDOW = 100_000
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    asked: tuple[str, ...]
+    failed: tuple[str, ...]  # asked, did not answer
+    unreadable: tuple[str, ...]  # ring members that could not be asked
+    ranges_asked: int  # every range of the ring
+    ranges_answered: int  # answered by a readable replica
+
+    @property
+    def complete(self) -> bool:
+        return self.ranges_answered == self.ranges_asked
+
+    def to_pb(self) -> pb.Coverage:
+        return pb.Coverage(
+            asked=len(self.asked),
+            answered=len(self.asked) - len(self.failed),
+            failed=[*self.failed, *self.unreadable],
+            complete=self.complete,
+            ranges_asked=self.ranges_asked,
+            ranges_answered=self.ranges_answered,
+        )
+
+
+def coverage_of(topo: Topology, assignment: RangeAssignment, failed: Sequence[str]) -> Coverage:
+    asked = tuple(sorted(assignment.by_node))
+    answered = sum(len(assignment.ranges_of(n)) for n in asked if n not in failed)
+    unreadable = tuple(sorted(n for n in topo.ring.owners if not topo.readable(n)))
+    return Coverage(asked, tuple(sorted(failed)), unreadable, assignment.total, answered)
+
+
+def _token_ranges(topo: Topology, indexes: Sequence[int]) -> list[npb.TokenRange]:
+    out = []
+    for i in indexes:
+        r: TokenRange = topo.ring.ranges[i]
+        out.append(npb.TokenRange(start=r.start, end=0 if r.end == TOKEN_END else r.end))
+    return out
+
+
+def _parts(topo: Topology, by_position: dict[int, tuple[int, ...]]) -> list[npb.ShardPart]:
+    # A readable node answers every range it leads: its whole position-0 index.
+    return [
+        npb.ShardPart(position=0, all=True)
+        if position == 0
+        else npb.ShardPart(position=position, ranges=_token_ranges(topo, ranges))
+        for position, ranges in sorted(by_position.items())
+    ]
+
+
 class Scatter:
-    def __init__(self, calls: NodeCalls, limits: Limits) -> None:
+    def __init__(self, calls: NodeCalls, clock: HybridClock, limits: Limits) -> None:
         self._calls = calls
+        self._clock = clock
         self._limits = limits
 
-    def _targets(self, view: RingView, schema: CollectionSchema) -> tuple[list[str], Coverage]:
-        asked = sorted(view.reachable)
-        down = tuple(sorted(set(view.owners) - view.reachable))
-        rf = schema.replication_factor
-        return asked, Coverage(tuple(asked), (), down, rf, view.ranges())
-
     async def _scatter(
-        self, view: RingView, schema: CollectionSchema, method: str, req: Any, timeout: float
+        self,
+        topo: Topology,
+        schema: CollectionSchema,
+        method: str,
+        requests: dict[str, Any],
+        assignment: RangeAssignment,
+        timeout: float,
     ) -> tuple[dict[str, Any], Coverage]:
-        asked, coverage = self._targets(view, schema)
-        answers, errors = await self._calls.fanout(
-            view, method, dict.fromkeys(asked, req), timeout, public=True
-        )
+        answers, errors = await self._calls.fanout(topo, method, requests, timeout)
         bad = client_error(errors)
         if bad is not None:
             raise bad
-        coverage = dataclasses.replace(coverage, failed=tuple(sorted(errors)))
-        if not answers:
-            raise Unavailable(f"no node answered ({len(asked)} asked, {len(coverage.down)} down)")
+        coverage = coverage_of(topo, assignment, list(errors))
+        if not answers and assignment.total:
+            raise Unavailable(_no_answer(coverage, errors))
         return answers, coverage
 
-    async def search(self, request: pb.SearchRequest, timeout: float) -> pb.SearchResponse:
+    # ------------------------------------------------------------ search
 
-        async def run(view: RingView) -> pb.SearchResponse:
-            schema = self._calls.schema(view, request.collection)
+    async def _search_rows(
+        self, topo: Topology, batch: pb.SearchBatchRequest, timeout: float
+    ) -> tuple[list[pb.SearchResponse], Coverage]:
+        schema = self._calls.schema(topo, batch.collection)
+        assignment = topo.assignment(schema.replication_factor)
+        requests = {
+            node: npb.ShardSearchRequest(
+                search=batch, parts=_parts(topo, parts), incarnation=schema.incarnation
+            )
+            for node, parts in assignment.by_node.items()
+        }
+        answers, coverage = await self._scatter(
+            topo, schema, "ShardSearch", requests, assignment, timeout
+        )
+        rows = []
+        for row in range(batch.rows):
+            per_node = [a.results[row] for a in answers.values()]
+            for result in per_node:
+                self._observe(result.hits)
+            plan = max((r.plan for r in per_node), key=lambda p: p.candidates, default=None)
+            rows.append(
+                pb.SearchResponse(
+                    hits=merge_hits([r.hits for r in per_node], batch.k),
+                    coverage=coverage.to_pb(),
+                    plan=plan,
+                )
+            )
+        return rows, coverage
+
+    async def search(self, request: pb.SearchRequest, timeout: float) -> pb.SearchResponse:
+        async def run(topo: Topology) -> pb.SearchResponse:
+            schema = self._calls.schema(topo, request.collection)
             spec = resolve_field(schema, request.field)
             validate_search(self._limits, request.k, request.ef)
             decode_vector(request.vector, spec, "vector")
             parse_filter(schema, self._limits, request.filter)
-            answers, coverage = await self._scatter(view, schema, "Search", request, timeout)
-            hits = merge_hits([a.hits for a in answers.values()], request.k)
-            plan = next(iter(answers.values())).plan
-            return pb.SearchResponse(hits=hits, coverage=coverage.to_pb(), plan=plan)
+            batch = pb.SearchBatchRequest(
+                collection=request.collection,
+                field=request.field,
+                vectors=request.vector,
+                rows=1,
+                k=request.k,
+                ef=request.ef,
+                filter=request.filter,
+                include_properties=request.include_properties,
+                include_vectors=request.include_vectors,
+            )
+            rows, _coverage = await self._search_rows(topo, batch, timeout)
+            return rows[0]
 
         return await self._calls.routed(run)
 
     async def search_batch(
         self, request: pb.SearchBatchRequest, timeout: float
     ) -> pb.SearchBatchResponse:
-
-        async def run(view: RingView) -> pb.SearchBatchResponse:
-            schema = self._calls.schema(view, request.collection)
+        async def run(topo: Topology) -> pb.SearchBatchResponse:
+            schema = self._calls.schema(topo, request.collection)
             spec = resolve_field(schema, request.field)
             validate_search(self._limits, request.k, request.ef)
             decode_query_rows(request.vectors, request.rows, spec, self._limits)
             parse_filter(schema, self._limits, request.filter)
-            answers, coverage = await self._scatter(view, schema, "SearchBatch", request, timeout)
-            cov = coverage.to_pb()
-            results = []
-            for row in range(request.rows):
-                per_node = [a.results[row] for a in answers.values()]
-                results.append(
-                    pb.SearchResponse(
-                        hits=merge_hits([r.hits for r in per_node], request.k),
-                        coverage=cov,
-                        plan=per_node[0].plan,
-                    )
-                )
-            return pb.SearchBatchResponse(results=results, coverage=cov)
+            rows, coverage = await self._search_rows(topo, request, timeout)
+            return pb.SearchBatchResponse(results=rows, coverage=coverage.to_pb())
 
         return await self._calls.routed(run)
+
+    def _observe(self, hits: Sequence[pb.Hit]) -> None:
+        """Move the clock past the versions seen (a later write must win)."""
+        if hits:
+            self._clock.observe(max(version_of(h) for h in hits))
+
+    # ------------------------------------------------------------ queries and counts
 
     async def query(self, request: pb.QueryRequest, timeout: float) -> pb.QueryResponse:
         limit = request.limit or _DEFAULT_QUERY_LIMIT
@@ -106,8 +195,8 @@ class Scatter:
         if request.offset + limit > _MAX_QUERY_WINDOW:
             raise InvalidArgument("offset", f"offset + limit must stay within {_MAX_QUERY_WINDOW}")
 
-        async def run(view: RingView) -> pb.QueryResponse:
-            schema = self._calls.schema(view, request.collection)
+        async def run(topo: Topology) -> pb.QueryResponse:
+            schema = self._calls.schema(topo, request.collection)
             parse_filter(schema, self._limits, request.filter)
             if request.order_by and schema.property(request.order_by) is None:
                 raise InvalidArgument("order_by", f"unknown property {request.order_by!r}")
@@ -116,7 +205,18 @@ class Scatter:
             window.CopyFrom(request)
             window.offset = 0
             window.limit = request.offset + limit
-            answers, coverage = await self._scatter(view, schema, "Query", window, timeout)
+            assignment = topo.assignment(schema.replication_factor)
+            requests = {
+                node: npb.ShardQueryRequest(
+                    query=window,
+                    ranges=_token_ranges(topo, assignment.ranges_of(node)),
+                    incarnation=schema.incarnation,
+                )
+                for node in assignment.by_node
+            }
+            answers, coverage = await self._scatter(
+                topo, schema, "ShardQuery", requests, assignment, timeout
+            )
             page = merge_objects(
                 [a.objects for a in answers.values()],
                 schema,
@@ -130,48 +230,32 @@ class Scatter:
         return await self._calls.routed(run)
 
     async def count(self, request: pb.CountRequest, timeout: float) -> pb.CountResponse:
-
-        async def run(view: RingView) -> pb.CountResponse:
-            schema = self._calls.schema(view, request.collection)
+        async def run(topo: Topology) -> pb.CountResponse:
+            schema = self._calls.schema(topo, request.collection)
             parse_filter(schema, self._limits, request.filter)
-            # Each range is counted once, by its first reachable replica.
-            per_node: dict[str, list[npb.TokenRange]] = defaultdict(list)
-            uncounted = 0
-            for r in view.ranges():
-                owner = view.count_owner(r, schema.replication_factor)
-                if owner is None:
-                    uncounted += 1
-                    continue
-                per_node[owner].append(
-                    npb.TokenRange(start=r.start, end=0 if r.end == TOKEN_END else r.end)
+            assignment = topo.assignment(schema.replication_factor)
+            requests = {
+                node: npb.CountRangesRequest(
+                    collection=schema.name,
+                    filter=request.filter,
+                    ranges=_token_ranges(topo, assignment.ranges_of(node)),
+                    incarnation=schema.incarnation,
                 )
-
-            counts = {
-                n: npb.CountRangesRequest(
-                    collection=schema.name, filter=request.filter, ranges=ranges
-                )
-                for n, ranges in per_node.items()
+                for node in assignment.by_node
             }
-            answers, errors = await self._calls.fanout(view, "CountRanges", counts, timeout)
-            bad = client_error(errors)
-            if bad is not None:
-                raise bad
-            if errors:
-                failed = ", ".join(f"{n}: {e.message}" for n, e in sorted(errors.items()))
-                raise Unavailable(f"count incomplete: {failed}")
-            down = tuple(sorted(set(view.owners) - view.reachable))
-            asked = tuple(sorted(per_node))
-            n_ranges = sum(len(r) for r in per_node.values()) + uncounted
+            answers, coverage = await self._scatter(
+                topo, schema, "CountRanges", requests, assignment, timeout
+            )
             return pb.CountResponse(
-                count=sum(a.count for a in answers.values()),
-                coverage=pb.Coverage(
-                    asked=len(asked),
-                    answered=len(answers),
-                    failed=list(down),
-                    complete=uncounted == 0,
-                    ranges_asked=n_ranges,
-                    ranges_answered=n_ranges - uncounted,
-                ),
+                count=sum(a.count for a in answers.values()), coverage=coverage.to_pb()
             )
 
         return await self._calls.routed(run)
+
+
+def _no_answer(coverage: Coverage, errors: dict[str, VektraError]) -> str:
+    failed = "; ".join(f"{n}: {e.message}" for n, e in sorted(errors.items()))
+    return (
+        f"no node answered ({len(coverage.asked)} asked, "
+        f"{len(coverage.unreadable)} not readable){': ' + failed if failed else ''}"
+    )

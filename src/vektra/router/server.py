@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health
 
 from vektra.common.channels import NodeChannels
-from vektra.common.hlc import HybridClock
+from vektra.common.hlc import HybridClock, wall_clock_ms
 from vektra.common.limits import Limits
 from vektra.common.serving import (
     add_health,
@@ -56,11 +56,12 @@ class RunningRouter:
 async def start(config: RouterConfig) -> RunningRouter:
     router_id = config.router_id or f"router-{uuid.uuid4().hex[:8]}"
     maps = MapWatcher(config.coordinator, config.keepalive)
-    channels = NodeChannels(Limits(), config.keepalive)
-    server = grpc_server("router", Limits(), config.keepalive)
+    channels = NodeChannels(router_id, Limits(), config.keepalive)
+    server = grpc_server("router", Limits(), config.keepalive, failpoints=config.failpoints)
     port = listen_on(server, config.listen)
     # The router stamps writes: its HLC is the writer of every version it issues.
-    service = RouterService(maps, channels, HybridClock(router_id), config.request_budget_s)
+    clock = HybridClock(router_id, wall_clock_ms(config.clock_offset_s))
+    service = RouterService(maps, channels, clock, config.request_budget_s)
     vektra_pb2_grpc.add_VektraServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     health_servicer = await add_health(server)
     await server.start()

@@ -35,8 +35,8 @@ class RouterService(vektra_pb2_grpc.VektraServicer):
         self._calls = NodeCalls(maps, channels, budget_s)
         self._admin = Admin(maps)
         self._writes = Writes(self._calls, clock, limits)
-        self._reads = Reads(self._calls, limits)
-        self._scatter = Scatter(self._calls, limits)
+        self._reads = Reads(self._calls, clock, limits)
+        self._scatter = Scatter(self._calls, clock, limits)
 
     # ------------------------------------------------------------ schema
 

@@ -14,13 +14,13 @@ __all__ = ["cluster_status"]
 
 
 async def cluster_status(calls: NodeCalls, timeout_s: float) -> pb.ClusterStatusResponse:
-    view = calls.maps.current()
+    topo = calls.maps.current()
     timeout = min(timeout_s, 2.0)
-    members = view.cluster.members
+    members = topo.cluster.members
     infos = await asyncio.gather(
         *(
-            calls.channels.internal(m.address).NodeInfo(npb.NodeInfoRequest(), timeout=timeout)
-            if m.state.reachable
+            calls.call(topo, m.id, "NodeInfo", npb.NodeInfoRequest(), timeout)
+            if m.state.writable
             else _none()
             for m in members
         ),
@@ -37,7 +37,7 @@ async def cluster_status(calls: NodeCalls, timeout_s: float) -> pb.ClusterStatus
         nodes.append(
             pb.NodeStatus(id=m.id, address=m.address, state=state_to_pb(m.state), objects=objects)
         )
-    return pb.ClusterStatusResponse(epoch=view.epoch, nodes=nodes)
+    return pb.ClusterStatusResponse(epoch=topo.epoch, nodes=nodes)
 
 
 async def _none() -> None:
