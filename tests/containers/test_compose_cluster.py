@@ -15,8 +15,8 @@ import numpy as np
 from tests.conftest import DATASETS
 from tests.containers.compose import ComposeCluster, wait_for
 from vektra import Client
-from vektra.common.membership import ClusterMap, Member, MemberState
-from vektra.router.ring import RingView
+from vektra.common.membership import MemberState
+from vektra.common.ring import Ring, token
 
 N = 3000
 DIM = 384
@@ -50,10 +50,9 @@ def states(c: Client) -> dict[str, str]:
     return {n.id: n.state for n in c.cluster_status().nodes}
 
 
-def ring(c: Client) -> RingView:
+def ring(c: Client) -> Ring:
     status = c.cluster_status()
-    members = tuple(Member(n.id, n.address, MemberState(n.state)) for n in status.nodes)
-    return RingView(ClusterMap(epoch=status.epoch, members=members, vnodes=64))
+    return Ring([n.id for n in status.nodes if MemberState(n.state).in_ring], 64)
 
 
 def wait_state(c: Client, node: str, state: str, timeout_s: float = 60) -> None:
@@ -64,7 +63,7 @@ def wait_state(c: Client, node: str, state: str, timeout_s: float = 60) -> None:
 
 def expected_holdings(c: Client, ids: list[str], node: str) -> int:
     r = ring(c)
-    return sum(1 for i in ids if node in r.preference("docs", i)[:2])
+    return sum(1 for i in ids if node in r.replicas(token("docs", i), 2))
 
 
 def test_ingest_search_and_filter(cluster: ComposeCluster) -> None:

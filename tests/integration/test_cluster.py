@@ -14,6 +14,7 @@ from tests.conftest import Docstrings
 from tests.harness.cluster import Cluster
 from vektra import Client
 from vektra.common.errors import Unavailable
+from vektra.common.ring import token
 
 DIM = 16
 N = 1500
@@ -241,14 +242,14 @@ def _ring(cluster: Cluster):  # type: ignore[no-untyped-def]
     import grpc
 
     from vektra.common.pb_cluster import map_from_pb
-    from vektra.router.ring import RingView
+    from vektra.router.replication import Topology
     from vektra.v1 import coordinator_pb2 as cpb
     from vektra.v1 import coordinator_pb2_grpc
 
     assert cluster.coordinator is not None and cluster.coordinator.address is not None
     with grpc.insecure_channel(cluster.coordinator.address) as channel:
         msg = coordinator_pb2_grpc.CoordinatorStub(channel).GetMap(cpb.GetMapRequest(), timeout=5)
-    return RingView(map_from_pb(msg))
+    return Topology(map_from_pb(msg)).ring
 
 
 def test_a_node_that_was_down_catches_up(cluster: Cluster) -> None:
@@ -275,8 +276,10 @@ def test_a_node_that_was_down_catches_up(cluster: Cluster) -> None:
 
         ring = _ring(cluster)
         live = [f"o{i}" for i in range(400) if not 20 <= i < 40] + [f"new{i}" for i in range(300)]
-        mine = [i for i in live if "node-1" in ring.preference("docs", i)[:2]]
-        gone = [f"o{i}" for i in range(20, 40) if "node-1" in ring.preference("docs", f"o{i}")[:2]]
+        mine = [i for i in live if "node-1" in ring.replicas(token("docs", i), 2)]
+        gone = [
+            f"o{i}" for i in range(20, 40) if "node-1" in ring.replicas(token("docs", f"o{i}"), 2)
+        ]
         assert mine and gone
 
         def caught_up() -> bool:
