@@ -1,24 +1,20 @@
 """Stand-in writes are hints only: a write with `hint_for` is kept whole in
 the hints database (newest version per target and id), never as the node's
-own searchable copy, and every write of a batch gets its outcome. Plus what
-handoff makes of a target's answers (`settle`, pure). Real engines."""
+own searchable copy, and every write of a batch gets its outcome. Real
+engines on a tmp dir."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-import grpc
 import numpy as np
+import pytest
 
 from vektra.common import filters
 from vektra.common.hlc import Version
-from vektra.node.catalog import INCARNATION_MISMATCH
 from vektra.node.engine import Engine
-from vektra.node.handoff import Verdict, settle, settle_error
-from vektra.node.hints import Hint
 from vektra.node.records import ObjectOutcome, Outcome, Write
-from vektra.v1 import node_pb2 as npb
 
 from .helpers import make_schema, open_engine
 
@@ -130,28 +126,32 @@ def test_hints_are_durable_and_dropped_only_when_handed_over(tmp_path: Path) -> 
     assert [h.id for h in e.store.hints.pending("node-b", "docs", 100)] == ["h0"]
 
 
-# ---------------------------------------------------------------- handoff's verdicts
+def test_hints_commit_with_their_batch_or_not_at_all(tmp_path: Path) -> None:
+    from vektra.common.errors import ResourceExhausted
 
-
-def _hint(object_id: str) -> Hint:
-    return Hint("node-b", "docs", "inc-a", object_id, Version(1, 0, "r"), False, {}, {})
-
-
-def test_settle_drops_what_the_target_took_and_keeps_the_rest() -> None:
-    hints = [_hint("a"), _hint("b"), _hint("c")]
-    outcomes = [npb.APPLY_OUTCOME_APPLIED, npb.APPLY_OUTCOME_STALE, npb.APPLY_OUTCOME_HINTED]
-    assert settle(hints, outcomes) == [Verdict.DROP, Verdict.DROP, Verdict.KEEP]
-    # Answers that do not line up with what was sent keep everything.
-    assert settle(hints, outcomes[:2]) == [Verdict.KEEP] * 3
-    assert settle(hints, []) == [Verdict.KEEP] * 3
-
-
-def test_settle_error_drops_only_hints_of_an_incarnation_gone_here_too() -> None:
-    mismatch = f"collection docs {INCARNATION_MISMATCH}: ..."
-    fp = grpc.StatusCode.FAILED_PRECONDITION
-    assert settle_error(fp, mismatch, still_held=False) is Verdict.DROP
-    # The target is behind (the coordinator syncs it): dropping would lose the write.
-    assert settle_error(fp, mismatch, still_held=True) is Verdict.KEEP
-    assert settle_error(fp, "stale epoch 3: this node is at epoch 4", False) is Verdict.KEEP
-    assert settle_error(grpc.StatusCode.NOT_FOUND, "no collection", False) is Verdict.KEEP
-    assert settle_error(grpc.StatusCode.UNAVAILABLE, "", False) is Verdict.KEEP
+    e = open_engine(tmp_path, node_id="node-c", initial_map_bytes=1 << 20, max_map_bytes=4 << 20)
+    e.ensure_collection(replace(make_schema(dim=256), incarnation="inc-a"))
+    rng = np.random.default_rng(3)
+    batches = 0
+    with pytest.raises(ResourceExhausted):
+        for b in range(100):
+            vecs = rng.normal(size=(200, 256)).astype(np.float32)
+            e.apply(
+                "docs",
+                [
+                    Write(
+                        f"b{b}-{i}",
+                        Version(b + 1, i, "r"),
+                        False,
+                        {},
+                        {"v": vecs[i]},
+                        "node-b" if i % 2 else None,
+                    )
+                    for i in range(200)
+                ],
+            )
+            batches += 1
+    assert batches > 0
+    # The batch that did not fit left neither its hints nor its own writes.
+    assert e.count_all("docs") == 100 * batches
+    assert e.info().hints == (("node-b", 100 * batches),)
