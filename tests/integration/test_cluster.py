@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import Docstrings
 from tests.harness.cluster import Cluster
+from tests.harness.process import ServerProcess
 from vektra import Client
 from vektra.common.errors import Unavailable
 from vektra.common.ring import token
@@ -202,39 +203,53 @@ def test_routers_keep_serving_while_the_coordinator_is_away(cluster: Cluster) ->
         assert col.count() == 301
 
 
-def test_stale_epochs_are_refused_and_newer_ones_adopted(cluster: Cluster) -> None:
+def test_stale_epochs_are_refused_and_newer_ones_never_adopted(node: ServerProcess) -> None:
+    """One node process is enough: what a header does to a node. (It used to
+    adopt any caller's epoch: one header of epoch+10^6 made every caller
+    routing by the real map stale, and 2^64 made NodeInfo fail with INTERNAL.)"""
     import grpc
 
-    from vektra.common.errors import FailedPrecondition
+    from vektra.node.epoch import STALE_EPOCH
+    from vektra.v1 import coordinator_pb2 as cpb
     from vektra.v1 import node_pb2 as npb
     from vektra.v1 import node_pb2_grpc
+    from vektra.v1 import vektra_pb2 as pb
 
-    with cluster.client() as c:
-        _load(c, n=50)
-        epoch = c.cluster_status().epoch
-        address = cluster.nodes[0].address
-        assert address is not None
-        with grpc.insecure_channel(address) as channel:
-            node = node_pb2_grpc.NodeStub(channel)
-            info = node.NodeInfo(npb.NodeInfoRequest(), timeout=5)
-            assert info.epoch == epoch
-            # A caller routing by an older map is refused ...
+    def md(epoch: object) -> tuple[tuple[str, str], ...]:
+        return (
+            ("x-vektra-epoch", str(epoch)),
+            ("x-vektra-cluster", "c1"),
+            ("x-vektra-from", "router-1"),
+        )
+
+    assert node.address is not None
+    with grpc.insecure_channel(node.address) as channel:
+        stub = node_pb2_grpc.NodeStub(channel)
+        me = stub.NodeInfo(npb.NodeInfoRequest(), timeout=5).node_id
+        members = [cpb.Member(id=me, address=node.address, state=pb.NODE_STATE_ACTIVE)]
+        request = npb.SetEpochRequest(epoch=7, members=members, cluster_id="c1")
+        assert stub.SetEpoch(request, timeout=5, metadata=md(7)).epoch == 7
+
+        def info(epoch: object) -> npb.NodeInfoResponse:
+            return stub.NodeInfo(npb.NodeInfoRequest(), timeout=5, metadata=md(epoch))
+
+        # A caller routing by an older map is refused ...
+        with pytest.raises(grpc.RpcError) as err:
+            info(6)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert STALE_EPOCH in (err.value.details() or "")
+        # ... a newer epoch is served but never adopted: callers at the node's
+        # epoch are still served, and only SetEpoch moves it.
+        for ahead in (8, 7 + 10**6, 2**63 - 1):
+            assert info(ahead).epoch == 7
+        assert info(7).epoch == 7
+        assert stub.NodeInfo(npb.NodeInfoRequest(), timeout=5).epoch == 7
+        # A header that is no epoch is bad input naming the header, not INTERNAL.
+        for bad in (2**63, 2**64, -1, "abc", ""):
             with pytest.raises(grpc.RpcError) as err:
-                node.NodeInfo(
-                    npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch - 1)),)
-                )
-            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-            assert "stale epoch" in (err.value.details() or "")
-            # ... a newer epoch is adopted.
-            node.NodeInfo(
-                npb.NodeInfoRequest(), timeout=5, metadata=(("x-vektra-epoch", str(epoch + 5)),)
-            )
-            assert node.NodeInfo(npb.NodeInfoRequest(), timeout=5).epoch == epoch + 5
-        # The router, now behind node-0, refreshes its map and retries; the
-        # coordinator has nothing newer, so the caller hears why.
-        with pytest.raises(FailedPrecondition) as perr:
-            c.collection("docs").search(np.ones(DIM), k=3)
-        assert "stale epoch" in str(perr.value)
+                info(bad)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+            assert "x-vektra-epoch" in (err.value.details() or "")
 
 
 def _ring(cluster: Cluster):  # type: ignore[no-untyped-def]

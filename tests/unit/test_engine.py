@@ -3,6 +3,7 @@ search strategies, queries and limits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +66,12 @@ def test_last_writer_wins_by_hlc_and_tombstones(tmp_path: Path) -> None:
 
 def test_duplicate_collection_and_missing(tmp_path: Path) -> None:
     e = open_engine(tmp_path)
-    e.create_collection(make_schema())
+    created = e.create_collection(make_schema())
     with pytest.raises(AlreadyExists):
         e.create_collection(make_schema())
-    assert e.ensure_collection(make_schema()) is False
+    assert e.ensure_collection(created) is False
     with pytest.raises(AlreadyExists):
-        e.ensure_collection(make_schema(dim=9))
+        e.ensure_collection(replace(make_schema(dim=9), incarnation=created.incarnation))
     with pytest.raises(NotFound):
         e.get("other", ["a"])
     e.drop_collection("docs")

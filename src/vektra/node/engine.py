@@ -2,8 +2,8 @@
 handoff talk to (and, later, the embedded client).
 
 It owns what must be decided in one place — the write lock, the node's
-clock, the open collections and the cluster map last given to the node — and
-hands each job to its module:
+clock, the open collections, their incarnations and the cluster map last
+given to the node — and hands each job to its module:
 
     node.store              LMDB, the truth (catalog, records, indexes, hints, log)
     node.open_collections   derived in-memory state: HNSW indexes, live docnos
@@ -11,6 +11,7 @@ hands each job to its module:
     node.query              reads by id, counts, filter queries
     node.search             vector search, as `node.search_planner` decides
     node.checkpoint         index checkpoints; `node.recovery` loads them at start
+    node.cluster_view       what a SetEpoch does to the node's map (`take_map`)
 
 Writes are serialized: one LMDB transaction per batch, then the indexes,
 under one lock, so index order is commit order and a checkpoint taken under
@@ -24,20 +25,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from dataclasses import replace
 
 import numpy as np
 
 from vektra.common import filters
-from vektra.common.errors import AlreadyExists, InvalidArgument
+from vektra.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from vektra.common.hlc import HybridClock, Version
+from vektra.common.membership import Member
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import ObjectIn
 from vektra.node import query as reads
 from vektra.node import search as vector_search
+from vektra.node.catalog import CollectionMeta, new_incarnation, require_incarnation
 from vektra.node.checkpoint import remove_checkpoints, save_checkpoint
-from vektra.node.cluster_view import ClusterView
+from vektra.node.cluster_view import ClusterView, take_map
 from vektra.node.commit import commit
 from vektra.node.config import EngineConfig
+from vektra.node.node_info import CollectionInfo, NodeInfo
 from vektra.node.open_collections import OpenCollection, OpenCollections
 from vektra.node.records import Record, Write, WriteResult
 from vektra.node.recovery import open_collection
@@ -68,9 +74,16 @@ class Engine:
         self._write_lock = threading.RLock()
         self._colls = OpenCollections()
         self._dirty = 0  # changes since the last checkpoint
-        # The map the coordinator last gave this node (see node.cluster_view).
-        # TODO(issue 8): persisted in the store's meta and restored here.
-        self.cluster = ClusterView(self.node_id)
+        # The map the coordinator last gave this node (node.cluster_view), as
+        # persisted: changed only by `set_epoch`, swapped whole (readers take
+        # the attribute once and see one consistent view).
+        self._cluster_lock = threading.Lock()
+        self.cluster: ClusterView = self._store.cluster.load(self.node_id)
+        self.boot_id = uuid.uuid4().hex  # tells the coordinator this process from the last
+        # The epoch at which this node last compared every range it holds with
+        # a readable replica; set by anti-entropy (a later issue), 0 until then.
+        self.repaired_epoch = 0
+        self.searched_objects = 0  # objects searched since start; search adds to it
         self.recovery: dict[str, str] = {}  # "collection.field" -> how its index came back
         for meta in self._store.catalog.collections():
             coll, how = open_collection(self._store, meta, self._index_dir)
@@ -97,32 +110,91 @@ class Engine:
         return self._colls.get(name).meta.schema
 
     def create_collection(self, schema: CollectionSchema) -> CollectionSchema:
-        schema = schema.validated()
+        """The public API's create, for a node serving alone: the collection
+        gets a fresh incarnation. A node of a cluster takes collections only
+        from the coordinator (`ensure_collection`)."""
+        self._require_alone()
+        schema = replace(schema.validated(), incarnation=new_incarnation())
         with self._write_lock:
-            meta = self._store.create_collection(schema)
-            indexes = {v.name: VectorIndex.empty(v) for v in schema.vectors}
-            self._colls.add(OpenCollection(meta, indexes, set()))
-            self._dirty += 1
+            self._open_new(self._store.create_collection(schema))
         return schema
 
     def ensure_collection(self, schema: CollectionSchema) -> bool:
-        """Create if missing; True if created. An existing collection must have the same schema."""
+        """The coordinator's create: True if created. The same incarnation must
+        have the same schema; a collection of that name with another
+        incarnation is a dropped one, discarded (objects, indexes, hints,
+        checkpoints) for this one."""
         schema = schema.validated()
+        if not schema.incarnation:
+            raise InvalidArgument("schema.incarnation", "the coordinator names the incarnation")
         with self._write_lock:
             existing = self._colls.find(schema.name)
             if existing is None:
-                self.create_collection(schema)
+                self._open_new(self._store.create_collection(schema))
                 return True
-            if existing.meta.schema != schema:
-                raise AlreadyExists(f"collection {schema.name!r} exists with a different schema")
-            return False
+            old = existing.meta
+            if old.incarnation == schema.incarnation:
+                if old.schema != schema:
+                    raise AlreadyExists(
+                        f"collection {schema.name!r} exists with a different schema"
+                    )
+                return False
+            log.warning(
+                "collection %s: discarding incarnation %s for %s",
+                schema.name,
+                old.incarnation,
+                schema.incarnation,
+            )
+            meta = self._store.replace_collection(old, schema)
+            self._forget(old)
+            self._open_new(meta)
+            return True
 
     def drop_collection(self, name: str) -> None:
+        """The public API's drop, for a node serving alone."""
+        self._require_alone()
         with self._write_lock:
             meta = self._store.drop_collection(name)
-            self._colls.remove(name)
-            for spec in meta.schema.vectors:
-                remove_checkpoints(self._index_dir, meta.no, spec.name)
+            if meta is not None:
+                self._forget(meta)
+
+    def drop_incarnation(self, name: str, incarnation: str) -> bool:
+        """The coordinator's recorded drop: drop the collection only if it is
+        that incarnation. False when the node holds another or none."""
+        with self._write_lock:
+            meta = self._store.drop_collection(name, incarnation)
+            if meta is None:
+                return False
+            self._forget(meta)
+            return True
+
+    def check_incarnation(self, name: str, incarnation: str) -> None:
+        """Refuse (FailedPrecondition) a request routed by another incarnation
+        of `name` than this node holds; "" is not checked. NotFound when the
+        node holds none: it may not have been given the collection yet."""
+        if incarnation:
+            require_incarnation(self._colls.get(name).meta, incarnation)
+
+    def _require_alone(self, what: str = "change collections") -> None:
+        cluster_id = self.cluster.cluster_id
+        if cluster_id:
+            raise FailedPrecondition(
+                f"this node belongs to cluster {cluster_id}; {what} through a router"
+            )
+
+    def _open_new(self, meta: CollectionMeta) -> None:
+        """Open a collection just created in the store (the caller holds the write lock)."""
+        indexes = {v.name: VectorIndex.empty(v) for v in meta.schema.vectors}
+        self._colls.add(OpenCollection(meta, indexes, set()))
+        self._dirty += 1
+
+    def _forget(self, meta: CollectionMeta) -> None:
+        """Close a collection gone from the store, and delete its checkpoints."""
+        found = self._colls.find(meta.name)
+        if found is not None and found.meta.no == meta.no:
+            self._colls.remove(meta.name)
+        for spec in meta.schema.vectors:
+            remove_checkpoints(self._index_dir, meta.no, spec.name)
 
     def list_collections(self) -> list[CollectionSchema]:
         return [c.meta.schema for c in self._colls.all()]
@@ -133,32 +205,43 @@ class Engine:
     # ------------------------------------------------------------ writes
 
     def upsert(self, name: str, objects: list[ObjectIn]) -> tuple[WriteResult, Version]:
-        """Write validated objects, stamped with one new version from this node's clock."""
-        coll = self._colls.get(name)
+        """The public API's write, for a node serving alone: validated objects
+        stamped with one new version from this node's clock. A node of a
+        cluster is written through routers only (replicas, levels, hints)."""
+        self._require_alone("write objects")
+        self._colls.get(name)
         version = self.clock.now()
         writes = [Write(o.id, version, False, o.properties, o.vectors) for o in objects]
-        return self._commit(coll, writes), version
+        return self._commit(name, writes), version
 
     def delete(self, name: str, ids: list[str]) -> tuple[int, Version]:
-        """Tombstone ids; returns how many were live."""
-        coll = self._colls.get(name)
+        """Tombstone ids (a node serving alone); returns how many were live."""
+        self._require_alone("delete objects")
+        self._colls.get(name)
         version = self.clock.now()
-        result = self._commit(coll, [Write(i, version, True) for i in ids])
+        result = self._commit(name, [Write(i, version, True) for i in ids])
         return len(result.removed_ids), version
 
-    def apply(self, name: str, writes: list[Write]) -> WriteResult:
-        """Replica write path: versions were stamped by the writer."""
-        coll = self._colls.get(name)
+    def apply(self, name: str, writes: list[Write], incarnation: str = "") -> WriteResult:
+        """Replica write path: versions were stamped by the writer. A write
+        with `hint_for` is kept as a hint for that member only (HINTED), not
+        as this node's copy; one naming this node is its own copy after all.
+        `incarnation` (if given) must be the one held, checked under the
+        write lock so a replaced collection never takes the old one's writes."""
+        self._colls.get(name)
         seen: set[str] = set()
         for i, w in enumerate(writes):
             if w.id in seen:
                 raise InvalidArgument(f"objects[{i}].id", f"duplicate id {w.id!r} in one batch")
             seen.add(w.id)
             self.clock.observe(w.version)
-        return self._commit(coll, writes)
+        writes = [replace(w, hint_for=None) if w.hint_for == self.node_id else w for w in writes]
+        return self._commit(name, writes, incarnation)
 
-    def _commit(self, coll: OpenCollection, writes: list[Write]) -> WriteResult:
+    def _commit(self, name: str, writes: list[Write], incarnation: str = "") -> WriteResult:
         with self._write_lock:
+            coll = self._colls.get(name)
+            require_incarnation(coll.meta, incarnation)
             result = commit(self._store, coll, writes)
             self._dirty += result.applied
         return result
@@ -172,6 +255,18 @@ class Engine:
     def get_versions(self, name: str, ids: list[str]) -> list[Record | None]:
         """Records including tombstones (for replicas comparing versions)."""
         return self._store.get(self._colls.get(name).meta, ids)
+
+    def get_hints(self, name: str, target: str, ids: list[str]) -> list[Record | None]:
+        """The writes this node keeps as hints for `target` (a stand-in reading
+        in place of a replica that cannot be read), as records in id order;
+        None where it keeps none."""
+        incarnation = self._colls.get(name).meta.incarnation
+        return [
+            None
+            if h is None or h.incarnation != incarnation
+            else Record(h.id, h.version, h.deleted, None, h.properties, h.vectors)
+            for h in self._store.hints.get(target, name, ids)
+        ]
 
     def count(self, name: str, flt: filters.Filter) -> int:
         return reads.count(self._store, self._colls.get(name), flt)
@@ -209,6 +304,46 @@ class Engine:
         """k nearest live objects for each row of `queries` (one filter for all)."""
         coll = self._colls.get(name)
         return vector_search.search(self._store, coll, spec, queries, k, ef, flt, self.config)
+
+    # ------------------------------------------------------------ the cluster
+
+    def set_epoch(
+        self, cluster_id: str, epoch: int, members: tuple[Member, ...], vnodes: int
+    ) -> int:
+        """Take map `epoch` from the coordinator (see `take_map`): persisted
+        before it is used, so a restart comes back with it. Returns the
+        node's epoch after it (its own when the map was older)."""
+        with self._cluster_lock:
+            view = take_map(self.cluster, cluster_id, epoch, members, vnodes)
+            if view != self.cluster:
+                self._store.cluster.save(view)
+                self.cluster = view
+                log.info(
+                    "node %s: map epoch %d of cluster %s, %d members",
+                    self.node_id,
+                    view.epoch,
+                    view.cluster_id,
+                    len(view.members),
+                )
+            return self.cluster.epoch
+
+    def info(self) -> NodeInfo:
+        """What the node reports to the coordinator's health checks."""
+        cluster = self.cluster
+        return NodeInfo(
+            node_id=self.node_id,
+            boot_id=self.boot_id,
+            last_seq=self._store.last_seq(),
+            cluster_id=cluster.cluster_id,
+            epoch=cluster.epoch,
+            collections=tuple(
+                CollectionInfo(c.meta.name, c.meta.incarnation, c.live_count())
+                for c in self._colls.all()
+            ),
+            hints=tuple(sorted((t, n) for t, n in self._store.hints.counts().items() if n)),
+            repaired_epoch=self.repaired_epoch,
+            searched_objects=self.searched_objects,
+        )
 
     # ------------------------------------------------------------ checkpoints
 

@@ -1,31 +1,68 @@
-"""Hinted handoff: writes this node holds for a member that could not take
-them (it was down, or failed during the write) go to that member once the
-cluster map says it is reachable again.
+"""Hinted handoff: the writes this node keeps as hints for a member (it
+stood in for it, or the member failed a write this node took) go to that
+member once the node's map says it is writable again.
 
-Hints are durable (LMDB, written in the same transaction as the write) and
-name only the object: what is handed over is the newest record this node has
-for it, tombstones included, so the member ends with the highest version.
+A hint is the full write (`node.hints`), handed over as it came, with the
+collection incarnation it was written in: the target decides by it. A hint
+is dropped when the target answered APPLIED or STALE for it (it holds that
+version or a newer one), and kept otherwise, to be sent again. Kept too
+when the target is a step behind: it does not have the collection yet
+(NOT_FOUND) or holds another incarnation while this node still holds the
+hint's (the coordinator syncs it; dropping then would lose an acknowledged
+write). An incarnation mismatch for an incarnation this node no longer holds
+means the hint is obsolete: dropped.
+
+What to do with an answer is decided by `settle`, pure; `Handoff` only reads
+hints, sends and drops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
-from collections import defaultdict
+from collections.abc import Sequence
 
 import grpc
 
-from vektra.common.channels import NodeChannels, epoch_metadata
-from vektra.common.errors import NotFound
-from vektra.common.hlc import Version
-from vektra.common.pb import version_to_pb
-from vektra.common.values import pack
+from vektra.common.channels import NodeChannels
+from vektra.common.errors import VektraError
+from vektra.node.catalog import INCARNATION_MISMATCH
 from vektra.node.engine import Engine
+from vektra.node.hints import Hint
+from vektra.node.wire import versioned_pb
 from vektra.v1 import node_pb2 as npb
 
-__all__ = ["Handoff"]
+__all__ = ["Handoff", "Verdict", "settle", "settle_error"]
 
 log = logging.getLogger(__name__)
+
+_TAKEN = (npb.APPLY_OUTCOME_APPLIED, npb.APPLY_OUTCOME_STALE)
+
+
+class Verdict(enum.Enum):
+    DROP = "drop"  # the target has it (or it is obsolete): forget the hint
+    KEEP = "keep"  # send it again later
+
+
+def settle(hints: Sequence[Hint], outcomes: Sequence[int]) -> list[Verdict]:
+    """Per hint, what the target's per-object outcomes mean. Answers that do
+    not line up with what was sent keep every hint."""
+    if len(outcomes) != len(hints):
+        return [Verdict.KEEP] * len(hints)
+    return [Verdict.DROP if o in _TAKEN else Verdict.KEEP for o in outcomes]
+
+
+def settle_error(code: grpc.StatusCode, details: str, still_held: bool) -> Verdict:
+    """What a failed Apply means for its hints. `still_held`: whether this node
+    still holds the hints' collection incarnation."""
+    if (
+        code == grpc.StatusCode.FAILED_PRECONDITION
+        and INCARNATION_MISMATCH in details
+        and not still_held
+    ):
+        return Verdict.DROP
+    return Verdict.KEEP
 
 
 class Handoff:
@@ -47,53 +84,71 @@ class Handoff:
             await asyncio.sleep(interval_s)
 
     async def deliver_once(self) -> int:
-        """Hand over one batch per reachable target; returns writes handed over."""
-        store = self._engine.store
-        handed = 0
-        for target in await asyncio.to_thread(store.hints.targets):
-            member = self._engine.members.get(target)
-            if member is None or not member.state.reachable:
+        """Hand over one batch per (writable target, collection); returns how
+        many hints were settled (dropped)."""
+        hints = self._engine.store.hints
+        settled = 0
+        for target in await asyncio.to_thread(hints.targets):
+            member = self._engine.cluster.member(target)
+            if target == self._engine.node_id or member is None or not member.state.writable:
                 continue
-            hints = await asyncio.to_thread(store.hints.pending, target, self._batch)
-            by_collection: dict[str, list[str]] = defaultdict(list)
-            for collection, object_id in hints:
-                by_collection[collection].append(object_id)
-            for collection, ids in by_collection.items():
-                handed += await self._hand_over(target, member.address, collection, ids)
-        return handed
+            for collection in await asyncio.to_thread(hints.collections, target):
+                batch = await asyncio.to_thread(hints.pending, target, collection, self._batch)
+                settled += await self._hand_over(member.address, batch)
+        return settled
 
-    async def _hand_over(self, target: str, address: str, collection: str, ids: list[str]) -> int:
-        store = self._engine.store
+    async def _hand_over(self, address: str, batch: list[Hint]) -> int:
+        """Send one collection's hints for one target, grouped by incarnation."""
+        settled = 0
+        for incarnation in sorted({h.incarnation for h in batch}):
+            group = [h for h in batch if h.incarnation == incarnation]
+            verdicts = await self._send(address, group)
+            done = [h for h, v in zip(group, verdicts, strict=True) if v is Verdict.DROP]
+            if done:
+                settled += await asyncio.to_thread(self._engine.store.hints.drop, done)
+        return settled
+
+    async def _send(self, address: str, group: list[Hint]) -> list[Verdict]:
+        first = group[0]
+        cluster = self._engine.cluster
+        request = npb.ApplyRequest(
+            collection=first.collection,
+            incarnation=first.incarnation,
+            objects=[versioned_pb(h) for h in group],
+        )
         try:
-            meta = store.collection(collection)
-        except NotFound:  # dropped since: nothing to hand over
-            await asyncio.to_thread(store.hints.drop, target, [(collection, i, _MAX) for i in ids])
-            return 0
-        records = [r for r in await asyncio.to_thread(store.get, meta, ids) if r is not None]
-        objects = [
-            npb.VersionedObject(
-                id=r.id,
-                properties=b"" if r.deleted else pack(r.properties),
-                vectors={} if r.deleted else r.vectors,
-                version=version_to_pb(r.version),
-                deleted=r.deleted,
-            )
-            for r in records
-        ]
-        try:
-            await self._channels.internal(address).Apply(
-                npb.ApplyRequest(collection=collection, objects=objects),
+            response = await self._channels.internal(address).Apply(
+                request,
                 timeout=self._timeout_s,
-                metadata=epoch_metadata(self._engine.epoch),
+                metadata=self._channels.metadata(cluster.epoch, cluster.cluster_id),
             )
         except grpc.aio.AioRpcError as exc:
-            log.info("handoff of %d writes to %s failed: %s", len(objects), target, exc.code().name)
-            return 0
-        await asyncio.to_thread(
-            store.hints.drop, target, [(collection, r.id, r.version) for r in records]
+            held = self._holds(first.collection, first.incarnation)
+            verdict = settle_error(exc.code(), exc.details() or "", held)
+            log.info(
+                "handoff of %d writes of %s to %s failed (%s: %s); %s them",
+                len(group),
+                first.collection,
+                first.target,
+                exc.code().name,
+                exc.details(),
+                "dropping" if verdict is Verdict.DROP else "keeping",
+            )
+            return [verdict] * len(group)
+        verdicts = settle(group, [o.outcome for o in response.outcomes])
+        taken = sum(v is Verdict.DROP for v in verdicts)
+        log.info(
+            "handed %d of %d writes of %s over to %s",
+            taken,
+            len(group),
+            first.collection,
+            first.target,
         )
-        log.info("handed %d writes of %s over to %s", len(records), collection, target)
-        return len(records)
+        return verdicts
 
-
-_MAX = Version(2**63, 2**31, "\U0010ffff")
+    def _holds(self, collection: str, incarnation: str) -> bool:
+        try:
+            self._engine.check_incarnation(collection, incarnation)
+        except VektraError:
+            return False
+        return True

@@ -4,9 +4,10 @@
     docs     coll(4) | docno(8)                           -> [token, id, vector field mask]
     pidx     coll(4) | prop(2) | tag(1) | value | docno(8) -> b""
     log      seq(8)                                       -> change (msgpack)
-    hints    target | 0 | collection | 0 | id             -> version (msgpack)
+    hints    target | 0 | collection | 0 | id             -> the full write (msgpack)
     meta     named keys, each owned by one module: node.catalog (node_id,
-             coll_next, coll:*), node.records (docno:*, hlc), node.change_log (seq)
+             coll_next, coll:*), node.records (docno:*, hlc), node.change_log (seq),
+             node.cluster_store (cluster)
 
 All integers are big-endian so byte order is numeric order: a token range of a
 collection is one contiguous scan of `objects`, and a numeric range of an

@@ -7,9 +7,12 @@ docnos (the `objects` and `docs` databases).
     meta     hlc                       -> the highest version stored (the clock resumes past it)
 
 A batch of writes is one LMDB transaction: for each write the record, its
-property-index entries (`node.property_index`), its change-log entry
-(`node.change_log`) and its hint (`node.hints`) commit together or not at
-all, and `apply` returns only after the commit.
+property-index entries (`node.property_index`) and its change-log entry
+(`node.change_log`) commit together or not at all, and `apply` returns only
+after the commit. A write with `hint_for` is not this node's copy: it is kept
+in the hints database (`node.hints`) instead, in the same transaction, and
+touches no record, index or log entry. Each write gets an `ObjectOutcome`:
+APPLIED, STALE (with the version held) or HINTED.
 
 A write older than or equal to the stored version (a live object or a
 tombstone) is stale and changes nothing, so applying the same writes in any
@@ -24,6 +27,7 @@ rebalancing streams ranges, and a later issue's anti-entropy digests of
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +45,15 @@ from vektra.node.hints import Hints
 from vektra.node.lmdb_env import Db, LmdbEnv, Txn
 from vektra.node.property_index import PropertyIndex
 
-__all__ = ["IndexChange", "Record", "Records", "Write", "WriteResult"]
+__all__ = [
+    "IndexChange",
+    "ObjectOutcome",
+    "Outcome",
+    "Record",
+    "Records",
+    "Write",
+    "WriteResult",
+]
 
 _F32 = np.dtype("<f4")
 
@@ -55,7 +67,8 @@ class Write:
     deleted: bool = False
     properties: dict[str, Any] = field(default_factory=dict)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    hint_for: str | None = None  # keep a hint to hand this write to that member
+    # Keep this write as a hint for that member only (not as this node's copy).
+    hint_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,26 @@ class IndexChange:
     vectors: dict[str, np.ndarray]  # field -> vector of `docno`; fields absent are dropped
 
 
+class Outcome(enum.Enum):
+    """What became of one write of a batch."""
+
+    APPLIED = "applied"  # stored: newer than what the node held
+    STALE = "stale"  # ignored: the node holds this version or a newer one
+    HINTED = "hinted"  # kept as a hint for the member it names
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectOutcome:
+    outcome: Outcome
+    # STALE: the version held (>= the write's): the record's, or for a hinted
+    # write the newer hint already kept for that member.
+    held: Version | None = None
+
+
+_APPLIED = ObjectOutcome(Outcome.APPLIED)
+_HINTED = ObjectOutcome(Outcome.HINTED)
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     applied: int
@@ -90,6 +123,7 @@ class WriteResult:
     changes: list[IndexChange]
     last_seq: int
     removed_ids: list[str] = field(default_factory=list)  # live objects now tombstoned
+    outcomes: list[ObjectOutcome] = field(default_factory=list)  # one per write, in order
 
 
 def _encode(
@@ -105,6 +139,10 @@ def _encode(
 def _decode(object_id: str, raw: bytes) -> Record:
     v, deleted, docno, props, vectors = unpack(raw)
     return Record(object_id, Version.from_tuple(v), deleted, docno, props, vectors)
+
+
+def _vector_bytes(vectors: dict[str, np.ndarray]) -> dict[str, bytes]:
+    return {name: v.astype(_F32, copy=False).tobytes() for name, v in vectors.items()}
 
 
 def _docno_key(meta: CollectionMeta) -> bytes:
@@ -151,19 +189,25 @@ class Records:
         applied = stale = 0
         changes: list[IndexChange] = []
         removed_ids: list[str] = []
+        outcomes: list[ObjectOutcome] = []
         for w in writes:
+            if w.version > high:
+                high = w.version  # a hinted version too: the clock resumes past it
             if w.hint_for:
-                self._hints.record(txn, w.hint_for, schema.name, w.id, w.version)
+                held = self._hint(txn, meta, w)
+                outcomes.append(_HINTED if held is None else ObjectOutcome(Outcome.STALE, held))
+                stale += held is not None
+                continue
             tok = token(schema.name, w.id)
             okey = keys.object_key(meta.no, tok, w.id)
             old_raw = txn.get(okey, db=self._objects)
             old = None if old_raw is None else _decode(w.id, old_raw)
             if old is not None and old.version >= w.version:
                 stale += 1
+                outcomes.append(ObjectOutcome(Outcome.STALE, old.version))
                 continue
             applied += 1
-            if w.version > high:
-                high = w.version
+            outcomes.append(_APPLIED)
             removed: int | None = None
             if old is not None and not old.deleted:
                 if old.docno is None:
@@ -185,9 +229,7 @@ class Records:
             else:
                 docno = next_docno
                 next_docno += 1
-            vec_bytes = {
-                name: v.astype(_F32, copy=False).tobytes() for name, v in w.vectors.items()
-            }
+            vec_bytes = _vector_bytes(w.vectors)
             txn.put(
                 okey, _encode(w.version, False, docno, w.properties, vec_bytes), db=self._objects
             )
@@ -202,7 +244,24 @@ class Records:
         txn.put(_docno_key(meta), pack(next_docno), db=self._meta)
         self._log.set_last_seq(txn, seq)
         txn.put(b"hlc", pack(list(high.as_tuple())), db=self._meta)
-        return WriteResult(applied, stale, changes, seq, removed_ids)
+        return WriteResult(applied, stale, changes, seq, removed_ids, outcomes)
+
+    def _hint(self, txn: Txn, meta: CollectionMeta, w: Write) -> Version | None:
+        """Keep `w` for its member; the newer hint's version if one is kept."""
+        assert w.hint_for
+        vectors = {} if w.deleted else _vector_bytes(w.vectors)
+        properties = {} if w.deleted else w.properties
+        return self._hints.record(
+            txn,
+            w.hint_for,
+            meta.name,
+            meta.incarnation,
+            w.id,
+            w.version,
+            w.deleted,
+            properties,
+            vectors,
+        )
 
     def purge(self, txn: Txn, meta: CollectionMeta) -> None:
         """Every record and docno of a collection being dropped (in the caller's txn)."""

@@ -128,7 +128,8 @@ def _hits(records: dict[int, Record | None], labels: np.ndarray, dists: np.ndarr
 
 
 def _exact(index: VectorIndex, labels: np.ndarray, queries: np.ndarray, k: int) -> _Rows:
-    stored = index.vectors(labels)
+    # Labels deleted since they were listed are skipped (read under one lock).
+    labels, stored = index.live_vectors(labels)
     out_l, out_d = [], []
     for q in queries:
         d = exact_distances(index.spec.metric, stored, q.astype(np.float32, copy=False))

@@ -30,6 +30,7 @@ from vektra.node.config import NodeConfig
 from vektra.node.engine import Engine
 from vektra.node.epoch import EpochInterceptor
 from vektra.node.handoff import Handoff
+from vektra.node.incarnation import IncarnationInterceptor
 from vektra.node.service import NodeService, VektraService
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 
@@ -59,7 +60,7 @@ async def create_server(
         "node",
         engine.limits,
         keepalive or Keepalive(),
-        [EpochInterceptor(engine)],
+        [EpochInterceptor(engine), IncarnationInterceptor(engine)],
         failpoints=failpoints,
     )
     port = listen_on(server, listen)
@@ -92,7 +93,7 @@ async def serve(config: NodeConfig) -> None:
     )
     log.info("node %s indexes: %s", engine.node_id, engine.recovery)
     checkpoints = asyncio.create_task(_checkpoint_loop(engine, config.checkpoint_interval_s))
-    channels = NodeChannels(engine.limits, config.keepalive)
+    channels = NodeChannels(engine.node_id, engine.limits, config.keepalive)
     handoff = asyncio.create_task(Handoff(engine, channels).run_forever())
 
     async def stop() -> None:

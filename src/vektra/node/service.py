@@ -16,9 +16,8 @@ import grpc
 from vektra.common.addresses import connectable_address
 from vektra.common.errors import InvalidArgument, VektraError
 from vektra.common.grpc_errors import abort_with
-from vektra.common.membership import Member
 from vektra.common.pb import schema_from_pb, schema_to_pb, version_from_pb, version_to_pb
-from vektra.common.pb_cluster import state_from_pb
+from vektra.common.pb_cluster import members_from_pb
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
     check_ids,
@@ -30,8 +29,11 @@ from vektra.common.validation import (
 )
 from vektra.common.values import check_id, decode_vector, pack
 from vektra.node.engine import Engine
-from vektra.node.records import Record, Write
+from vektra.node.epoch import MAX_EPOCH
+from vektra.node.node_info import NodeInfo
+from vektra.node.records import ObjectOutcome, Outcome, Record, Write
 from vektra.node.search import SearchResult
+from vektra.node.wire import versioned_pb
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 from vektra.v1 import vektra_pb2 as pb
@@ -62,13 +64,33 @@ def _object_pb(rec: Record, include_vectors: bool) -> pb.Object:
     )
 
 
-def _versioned_pb(rec: Record, include_vectors: bool) -> npb.VersionedObject:
-    return npb.VersionedObject(
-        id=rec.id,
-        properties=b"" if rec.deleted else pack(rec.properties),
-        vectors=rec.vectors if include_vectors and not rec.deleted else {},
-        version=version_to_pb(rec.version),
-        deleted=rec.deleted,
+_OUTCOME_PB = {
+    Outcome.APPLIED: npb.APPLY_OUTCOME_APPLIED,
+    Outcome.STALE: npb.APPLY_OUTCOME_STALE,
+    Outcome.HINTED: npb.APPLY_OUTCOME_HINTED,
+}
+
+
+def _outcome_pb(o: ObjectOutcome) -> npb.ObjectOutcome:
+    if o.held is None:
+        return npb.ObjectOutcome(outcome=_OUTCOME_PB[o.outcome])
+    return npb.ObjectOutcome(outcome=_OUTCOME_PB[o.outcome], held=version_to_pb(o.held))
+
+
+def _info_pb(info: NodeInfo) -> npb.NodeInfoResponse:
+    return npb.NodeInfoResponse(
+        node_id=info.node_id,
+        last_seq=info.last_seq,
+        epoch=info.epoch,
+        cluster_id=info.cluster_id,
+        boot_id=info.boot_id,
+        collections=[
+            npb.CollectionInfo(name=c.name, objects=c.objects, incarnation=c.incarnation)
+            for c in info.collections
+        ],
+        hints=[npb.HintCount(target=t, hints=n) for t, n in info.hints],
+        repaired_epoch=info.repaired_epoch,
+        searched_objects=info.searched_objects,
     )
 
 
@@ -115,7 +137,7 @@ class VektraService(vektra_pb2_grpc.VektraServicer):
         received) holds the only copy of everything, whatever replication
         factor was stored (collections created before a single node refused
         more than 1 may say 2); a cluster member reports the cluster's."""
-        if self._engine.members or schema.replication_factor == 1:
+        if not self._engine.cluster.standalone or schema.replication_factor == 1:
             return schema
         return dataclasses.replace(schema, replication_factor=1)
 
@@ -244,7 +266,7 @@ class VektraService(vektra_pb2_grpc.VektraServicer):
     ) -> pb.ClusterStatusResponse:
         objects = sum(self._engine.count_all(s.name) for s in self._engine.list_collections())
         return pb.ClusterStatusResponse(
-            epoch=self._engine.epoch,
+            epoch=self._engine.cluster.epoch,
             nodes=[
                 pb.NodeStatus(
                     id=self._engine.node_id,
@@ -259,8 +281,11 @@ class VektraService(vektra_pb2_grpc.VektraServicer):
 
 
 class NodeService(node_pb2_grpc.NodeServicer):
-    """What routers and the coordinator call: versioned writes, schema
-    propagation, node info and token-range scans."""
+    """What routers, the coordinator and other nodes call: versioned writes
+    and hints, reads by id, the map and collections from the coordinator,
+    node info and token-range scans. Who may call is decided before a
+    handler runs (`node.epoch`), and so is the collection incarnation a data
+    request names (`node.incarnation`)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -290,21 +315,25 @@ class NodeService(node_pb2_grpc.NodeServicer):
                 )
         if len(writes) > limits.max_batch_objects:
             raise InvalidArgument("objects", f"above the batch limit of {limits.max_batch_objects}")
-        result = await _run(self._engine.apply, request.collection, writes)
+        result = await _run(self._engine.apply, request.collection, writes, request.incarnation)
         return npb.ApplyResponse(
             applied=result.applied,
             stale=result.stale,
             last_seq=result.last_seq,
             removed_ids=result.removed_ids,
+            outcomes=[_outcome_pb(o) for o in result.outcomes],
         )
 
     async def Fetch(self, request: npb.FetchRequest, context: Ctx) -> npb.FetchResponse:
         ids = list(request.ids)
         check_ids(ids, self._engine.limits, allow_duplicates=True)
-        records = await _run(self._engine.get_versions, request.collection, ids)
+        if request.hints_for:
+            read = await _run(self._engine.get_hints, request.collection, request.hints_for, ids)
+        else:
+            read = await _run(self._engine.get_versions, request.collection, ids)
         return npb.FetchResponse(
-            objects=[_versioned_pb(r, request.include_vectors) for r in records if r is not None],
-            missing=[i for i, r in zip(ids, records, strict=True) if r is None],
+            objects=[versioned_pb(r, request.include_vectors) for r in read if r is not None],
+            missing=[i for i, r in zip(ids, read, strict=True) if r is None],
         )
 
     async def CountRanges(
@@ -317,12 +346,16 @@ class NodeService(node_pb2_grpc.NodeServicer):
         return npb.CountRangesResponse(count=n)
 
     async def SetEpoch(self, request: npb.SetEpochRequest, context: Ctx) -> npb.SetEpochResponse:
-        if request.epoch >= self._engine.epoch and request.members:
-            self._engine.members = {
-                m.id: Member(m.id, m.address, state_from_pb(m.state)) for m in request.members
-            }
-        self._engine.epoch = max(self._engine.epoch, request.epoch)
-        return npb.SetEpochResponse(epoch=self._engine.epoch)
+        if request.epoch > MAX_EPOCH:
+            raise InvalidArgument("epoch", "must be below 2^63")
+        epoch = await _run(
+            self._engine.set_epoch,
+            request.cluster_id,
+            request.epoch,
+            members_from_pb(request.members),
+            request.vnodes,
+        )
+        return npb.SetEpochResponse(epoch=epoch)
 
     async def EnsureCollection(
         self, request: npb.EnsureCollectionRequest, context: Ctx
@@ -330,16 +363,16 @@ class NodeService(node_pb2_grpc.NodeServicer):
         created = await _run(self._engine.ensure_collection, schema_from_pb(request.schema))
         return npb.EnsureCollectionResponse(created=created)
 
+    async def DropIncarnation(
+        self, request: npb.DropIncarnationRequest, context: Ctx
+    ) -> npb.DropIncarnationResponse:
+        if not request.incarnation:
+            raise InvalidArgument("incarnation", "name the incarnation to drop")
+        dropped = await _run(self._engine.drop_incarnation, request.name, request.incarnation)
+        return npb.DropIncarnationResponse(dropped=dropped)
+
     async def NodeInfo(self, request: npb.NodeInfoRequest, context: Ctx) -> npb.NodeInfoResponse:
-        return npb.NodeInfoResponse(
-            node_id=self._engine.node_id,
-            last_seq=self._engine.store.last_seq(),
-            epoch=self._engine.epoch,
-            collections=[
-                npb.CollectionInfo(name=s.name, objects=self._engine.count_all(s.name))
-                for s in self._engine.list_collections()
-            ],
-        )
+        return _info_pb(await _run(self._engine.info))
 
     async def ScanRange(
         self, request: npb.ScanRangeRequest, context: Ctx
@@ -355,6 +388,6 @@ class NodeService(node_pb2_grpc.NodeServicer):
         for start in range(0, len(records), size):
             yield npb.ScanRangeBatch(
                 objects=[
-                    _versioned_pb(r, request.include_vectors) for r in records[start : start + size]
+                    versioned_pb(r, request.include_vectors) for r in records[start : start + size]
                 ]
             )

@@ -3,15 +3,17 @@
 One LMDB environment (`node.lmdb_env`) holds every database; each job has
 its own module and object, reachable from here:
 
-    catalog     node.catalog         node id, collection numbers and schemas
+    catalog     node.catalog         node id, collection numbers, schemas, incarnations
     records     node.records         versioned objects, LWW by HLC, tombstones, docnos
     properties  node.property_index  secondary indexes of indexed properties
     hints       node.hints           writes held for members that could not take them
     log         node.change_log      per-node sequence of changes, for the HNSW indexes
+    cluster     node.cluster_store   the cluster map as the coordinator last gave it
 
 `Store` opens them in one place and does what spans several of them: a write
 batch (records, property entries, change-log entries and hints in one
-transaction, acknowledged only after the commit) and dropping a collection.
+transaction, acknowledged only after the commit) and dropping or replacing a
+collection incarnation (its records, property entries and hints at once).
 It also answers the few questions almost every caller asks (`collection`,
 `get`, `scan`, `last_seq`) so the gRPC edge need not know the parts.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from vektra.common.schema import CollectionSchema
 from vektra.node.catalog import Catalog, CollectionMeta
 from vektra.node.change_log import ChangeLog
+from vektra.node.cluster_store import ClusterStore
 from vektra.node.hints import Hints
 from vektra.node.lmdb_env import LmdbEnv, Txn
 from vektra.node.property_index import PropertyIndex
@@ -49,6 +52,7 @@ class Store:
         self.hints = Hints(self._env)
         self.log = ChangeLog(self._env, meta_db)
         self.records = Records(self._env, meta_db, self.properties, self.log, self.hints)
+        self.cluster = ClusterStore(self._env, meta_db)
         self.node_id = self.catalog.node_id
 
     def close(self) -> None:
@@ -63,16 +67,22 @@ class Store:
     def create_collection(self, schema: CollectionSchema) -> CollectionMeta:
         return self.catalog.create(schema)
 
-    def drop_collection(self, name: str) -> CollectionMeta:
-        """Forget a collection and delete its records and property entries in one
-        transaction. Its change-log entries stay until the next trim (replay
-        skips collections that are gone) and its hints until handoff finds it
-        gone."""
-        return self.catalog.drop(name, self._purge)
+    def drop_collection(self, name: str, incarnation: str | None = None) -> CollectionMeta | None:
+        """Forget a collection and delete its records, property entries and
+        hints in one transaction (with `incarnation`: only if it is the one
+        held; None otherwise). Its change-log entries stay until the next
+        trim (replay skips collections that are gone)."""
+        return self.catalog.drop(name, self._purge, incarnation)
+
+    def replace_collection(self, old: CollectionMeta, schema: CollectionSchema) -> CollectionMeta:
+        """Discard collection `old` (a dropped incarnation) and create `schema`
+        under the same name, in one transaction."""
+        return self.catalog.replace(old, schema, self._purge)
 
     def _purge(self, txn: Txn, meta: CollectionMeta) -> None:
         self.records.purge(txn, meta)
         self.properties.purge(txn, meta)
+        self.hints.purge(txn, meta.name, meta.incarnation)
 
     def apply(self, meta: CollectionMeta, writes: list[Write]) -> WriteResult:
         """Apply versioned writes in one transaction (last writer wins by HLC)."""

@@ -165,12 +165,21 @@ class VectorIndex:
                 labels, distances = self._index.knn_query(queries, k=k, num_threads=1, filter=allow)
         return labels, clamp_distances(self.spec.metric, distances)
 
-    def vectors(self, labels: np.ndarray) -> np.ndarray:
-        """Stored vectors of live labels (normalized for cosine), for exact scans."""
-        if not len(labels):
-            return np.empty((0, self.spec.dim), dtype=np.float32)
+    def live_vectors(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The labels still live of `labels`, and their stored vectors
+        (normalized for cosine), for exact scans.
+
+        A caller lists its labels before it reads them, and a delete may land
+        in between: hnswlib raises "Label not found" for a label marked
+        deleted, so the live ones are picked and read under one shared lock
+        (no delete can run inside it) and the rest are skipped."""
         with self._lock.shared():
-            return np.asarray(self._index.get_items(labels, return_type="numpy"), dtype=np.float32)
+            live = self._live
+            kept = np.fromiter((x for x in labels.tolist() if x in live), dtype=np.uint64, count=-1)
+            if not len(kept):
+                return kept, np.empty((0, self.spec.dim), dtype=np.float32)
+            stored = self._index.get_items(kept, return_type="numpy")
+        return kept, np.asarray(stored, dtype=np.float32)
 
     # ------------------------------------------------------------ persistence
 
