@@ -6,10 +6,12 @@ clock, the open collections and the cluster map last given to the node — and
 hands each job to its module:
 
     node.store              LMDB, the truth (catalog, records, indexes, hints, log)
-    node.open_collections   derived in-memory state: HNSW indexes, live docnos
-    node.commit             commit a batch, then index it
-    node.query              reads by id, counts, filter queries
-    node.search             vector search, as `node.search_planner` decides
+    node.open_collections   derived in-memory state: per-position HNSW indexes, live docnos
+    node.placement          which replica position each key has, by the node's ring
+    node.commit             commit a batch, then index it at its position
+    node.repartition        re-place the indexes when the ring changes
+    node.query              reads by id, counts, filter queries (by token range too)
+    node.search             vector search over parts, as `node.search_planner` decides
     node.checkpoint         index checkpoints; `node.recovery` loads them at start
 
 Writes are serialized: one LMDB transaction per batch, then the indexes,
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -38,12 +41,16 @@ from vektra.node.checkpoint import remove_checkpoints, save_checkpoint
 from vektra.node.cluster_view import ClusterView
 from vektra.node.commit import commit
 from vektra.node.config import EngineConfig
+from vektra.node.doc_table import DocTable
 from vektra.node.open_collections import OpenCollection, OpenCollections
+from vektra.node.placement import Placement
+from vektra.node.position_indexes import FieldIndexes
 from vektra.node.records import Record, Write, WriteResult
 from vektra.node.recovery import open_collection
-from vektra.node.search import SearchResult
+from vektra.node.repartition import repartition
+from vektra.node.search import SearchPart, SearchResult
 from vektra.node.store import Store
-from vektra.node.vector_index import VectorIndex
+from vektra.node.token_ranges import Span
 
 __all__ = ["Engine"]
 
@@ -68,14 +75,21 @@ class Engine:
         self._write_lock = threading.RLock()
         self._colls = OpenCollections()
         self._dirty = 0  # changes since the last checkpoint
+        # Objects in the indexes searches used, since start (NodeInfo reports it).
+        self.searched_objects = 0
+        self._searched_lock = threading.Lock()
         # The map the coordinator last gave this node (see node.cluster_view).
-        # TODO(issue 8): persisted in the store's meta and restored here.
+        # TODO(issue 8): persisted in the store's meta and restored here. It
+        # must be set before the collections open: their indexes are
+        # partitioned by it, and a checkpoint taken under another ring is
+        # rebuilt.
         self.cluster = ClusterView(self.node_id)
-        self.recovery: dict[str, str] = {}  # "collection.field" -> how its index came back
+        # "collection.field.p{position}" -> how that index came back
+        self.recovery: dict[str, str] = {}
         for meta in self._store.catalog.collections():
-            coll, how = open_collection(self._store, meta, self._index_dir)
+            coll, how = open_collection(self._store, meta, self._index_dir, self.cluster)
             self._colls.add(coll)
-            self.recovery.update({f"{meta.name}.{field}": h for field, h in how.items()})
+            self.recovery.update(how)
         if any(how != "loaded" for how in self.recovery.values()):
             self.checkpoint()
 
@@ -100,8 +114,9 @@ class Engine:
         schema = schema.validated()
         with self._write_lock:
             meta = self._store.create_collection(schema)
-            indexes = {v.name: VectorIndex.empty(v) for v in schema.vectors}
-            self._colls.add(OpenCollection(meta, indexes, set()))
+            placement = Placement.of(self.cluster, schema.replication_factor)
+            indexes = {v.name: FieldIndexes(v) for v in schema.vectors}
+            self._colls.add(OpenCollection(meta, placement, DocTable(), indexes, set()))
             self._dirty += 1
         return schema
 
@@ -176,9 +191,7 @@ class Engine:
     def count(self, name: str, flt: filters.Filter) -> int:
         return reads.count(self._store, self._colls.get(name), flt)
 
-    def count_in_ranges(
-        self, name: str, flt: filters.Filter, ranges: list[tuple[int, int | None]]
-    ) -> int:
+    def count_in_ranges(self, name: str, flt: filters.Filter, ranges: Sequence[Span]) -> int:
         """Matching live objects whose token lies in any [start, end) range
         (end None: to the end of the ring)."""
         return reads.count_matching_in_ranges(self._store, self._colls.get(name), flt, ranges)
@@ -191,11 +204,13 @@ class Engine:
         offset: int = 0,
         order_by: str = "",
         descending: bool = False,
+        ranges: Sequence[Span] | None = None,
     ) -> list[Record]:
         """Matching objects ordered by a property (missing values last) then id,
-        or by id alone."""
+        or by id alone; with `ranges`, only objects whose token lies in them
+        (end None: to the end of the ring)."""
         coll = self._colls.get(name)
-        return reads.query(self._store, coll, flt, limit, offset, order_by, descending)
+        return reads.query(self._store, coll, flt, limit, offset, order_by, descending, ranges)
 
     def search(
         self,
@@ -205,10 +220,37 @@ class Engine:
         k: int,
         ef: int | None,
         flt: filters.Filter,
+        parts: Sequence[SearchPart] | None = None,
     ) -> list[SearchResult]:
-        """k nearest live objects for each row of `queries` (one filter for all)."""
+        """k nearest live objects for each row of `queries` (one filter for
+        all) among `parts` of this node's copies, merged into one top-k per
+        row; None: every replica position whole (a node serving alone holds
+        only position 0). `SearchResult.searched` counts the objects in the
+        indexes used, once per call however many rows."""
         coll = self._colls.get(name)
-        return vector_search.search(self._store, coll, spec, queries, k, ef, flt, self.config)
+        results = vector_search.search(
+            self._store, coll, spec, queries, k, ef, flt, self.config, parts
+        )
+        with self._searched_lock:
+            self.searched_objects += results[0].searched if results else 0
+        return results
+
+    # ------------------------------------------------------------ the ring
+
+    def set_cluster(self, view: ClusterView) -> list[str]:
+        """Take the map the coordinator gave this node. When its ring moves
+        keys between this node's replica positions, the indexes of the
+        positions affected are rebuilt from the store (ring changes are
+        membership changes, and rare). Returns the indexes rebuilt
+        ("collection.field.p{position}")."""
+        with self._write_lock:
+            self.cluster = view
+            rebuilt: list[str] = []
+            for coll in self._colls.all():
+                placement = Placement.of(view, coll.meta.schema.replication_factor)
+                rebuilt += repartition(self._store, coll, placement)
+            self._dirty += len(rebuilt)  # the next checkpoint saves them
+            return rebuilt
 
     # ------------------------------------------------------------ checkpoints
 
@@ -223,8 +265,12 @@ class Engine:
             seq = self._store.last_seq()
             for coll in self._colls.all():
                 for spec in coll.meta.schema.vectors:
-                    save_checkpoint(
-                        self._index_dir, coll.meta.no, spec, coll.indexes[spec.name], seq
+                    saved = coll.indexes[spec.name].items()
+                    for position, index in saved:
+                        save_checkpoint(self._index_dir, coll.meta.no, spec, position, index, seq)
+                    # Positions the ring took away, and the layout before positions.
+                    remove_checkpoints(
+                        self._index_dir, coll.meta.no, spec.name, {p for p, _ in saved}
                     )
             self._store.log.trim(seq)
             self._dirty = 0
