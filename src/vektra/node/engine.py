@@ -58,7 +58,9 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, cluster: ClusterView | None = None) -> None:
+        """`cluster`: the map to open the collections under (their indexes
+        are partitioned by its ring); None: serve alone until `set_cluster`."""
         self.config = config
         self.limits = config.limits
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,11 +81,11 @@ class Engine:
         self.searched_objects = 0
         self._searched_lock = threading.Lock()
         # The map the coordinator last gave this node (see node.cluster_view).
-        # TODO(issue 8): persisted in the store's meta and restored here. It
-        # must be set before the collections open: their indexes are
-        # partitioned by it, and a checkpoint taken under another ring is
-        # rebuilt.
-        self.cluster = ClusterView(self.node_id)
+        # TODO(issue 8): persisted in the store's meta and restored here when
+        # the caller gives none. It must be set before the collections open:
+        # their indexes are partitioned by it (a checkpoint taken under
+        # another ring is rebuilt).
+        self.cluster = self._own(cluster or ClusterView(self.node_id))
         # "collection.field.p{position}" -> how that index came back
         self.recovery: dict[str, str] = {}
         for meta in self._store.catalog.collections():
@@ -244,13 +246,20 @@ class Engine:
         membership changes, and rare). Returns the indexes rebuilt
         ("collection.field.p{position}")."""
         with self._write_lock:
-            self.cluster = view
+            self.cluster = self._own(view)
             rebuilt: list[str] = []
             for coll in self._colls.all():
                 placement = Placement.of(view, coll.meta.schema.replication_factor)
                 rebuilt += repartition(self._store, coll, placement)
             self._dirty += len(rebuilt)  # the next checkpoint saves them
             return rebuilt
+
+    def _own(self, view: ClusterView) -> ClusterView:
+        if view.node_id != self.node_id:
+            # Positions are this node's place on the ring: another's view would
+            # index every key at the wrong position.
+            raise ValueError(f"cluster view of {view.node_id!r} given to node {self.node_id!r}")
+        return view
 
     # ------------------------------------------------------------ checkpoints
 
