@@ -18,6 +18,7 @@ from vektra.common.ring import TOKEN_END, Ring, token
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
 from vektra.node.cluster_view import ClusterView
+from vektra.node.doc_table import ABSENT, DocTable
 from vektra.node.engine import Engine
 from vektra.node.placement import NO_POSITION, Placement
 from vektra.node.search import SearchPart, SearchResult
@@ -146,6 +147,22 @@ def test_in_ranges_merges_overlaps_and_open_ends() -> None:
     assert in_ranges(tokens, [(100, None)]).tolist() == [False] * 5 + [True, True]
     assert in_ranges(tokens, [(5, 5)]).tolist() == [False] * 7
     assert not in_ranges(tokens, []).any()
+
+
+def test_doc_table_knows_only_what_it_was_given() -> None:
+    table = DocTable()
+    table.set(
+        np.asarray([3, 5], dtype=np.uint64),
+        np.asarray([30, 50], dtype=np.uint64),
+        np.asarray([0, NO_POSITION], dtype=np.int8),
+    )
+    asked = np.asarray([3, 4, 5, 10_000], dtype=np.uint64)  # 10 000: beyond the arrays
+    assert table.positions_of(asked).tolist() == [0, ABSENT, NO_POSITION, ABSENT]
+    assert table.known(asked).tolist() == [True, False, True, False]
+    assert table.tokens_of(asked).tolist() == [30, 0, 50, 0]
+    table.clear(np.asarray([3], dtype=np.uint64))
+    assert table.known(asked).tolist() == [False, False, True, False]
+    assert table.docnos_at(0).tolist() == []
 
 
 def test_each_object_is_indexed_at_one_position_of_each_replica(

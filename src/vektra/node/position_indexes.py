@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from vektra.common.schema import VectorSpec
-from vektra.node.placement import NO_POSITION
 from vektra.node.vector_index import VectorIndex
 
 __all__ = ["FieldIndexes"]
@@ -48,7 +47,7 @@ class FieldIndexes:
     def put(self, positions: np.ndarray, labels: np.ndarray, vectors: np.ndarray) -> None:
         """Index each label's vector at its position; NO_POSITION: not indexed."""
         for p in np.unique(positions).tolist():
-            if p == NO_POSITION:
+            if p < 0:  # NO_POSITION: this node is not one of the key's replicas
                 continue
             rows = np.flatnonzero(positions == p)
             self._ensure(int(p)).put(labels[rows], vectors[rows])

@@ -58,8 +58,11 @@ def _live_matching(store: Store, coll: OpenCollection, flt: filters.Filter) -> n
 
 
 def _in_ranges(coll: OpenCollection, docnos: np.ndarray, ranges: Sequence[Span]) -> np.ndarray:
-    # Tokens from the in-memory doc table: one numpy pass, no LMDB read per docno.
-    inside: np.ndarray = docnos[in_ranges(coll.docs.tokens_of(docnos), ranges)]
+    # Tokens from the in-memory doc table: one numpy pass, no LMDB read per
+    # docno. A docno the table does not know yet is one committing right now:
+    # left out, as if the query had run a moment earlier.
+    keep = coll.docs.known(docnos) & in_ranges(coll.docs.tokens_of(docnos), ranges)
+    inside: np.ndarray = docnos[keep]
     return inside
 
 

@@ -20,7 +20,7 @@ import logging
 
 import numpy as np
 
-from vektra.node.doc_table import DocTable
+from vektra.node.doc_table import ABSENT, DocTable
 from vektra.node.index_build import expected_members, index_name, rebuild_indexes, scan_docs
 from vektra.node.open_collections import OpenCollection
 from vektra.node.placement import NO_POSITION, Placement
@@ -46,7 +46,7 @@ def repartition(store: Store, coll: OpenCollection, placement: Placement) -> lis
     if not moved.any():
         coll.placement = placement
         return []
-    affected = (set(old[moved].tolist()) | set(new[moved].tolist())) - {NO_POSITION}
+    affected = (set(old[moved].tolist()) | set(new[moved].tolist())) - {NO_POSITION, ABSENT}
     # The new positions go into a table of their own first: the indexes are
     # built from it while searches still use the current one.
     docs = DocTable.of(live, tokens, new)
