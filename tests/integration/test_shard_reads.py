@@ -152,7 +152,14 @@ def test_shard_query_returns_the_first_offset_plus_limit_in_its_ranges(
                 query=pb.QueryRequest(collection="docs", limit=20_000),
                 ranges=[npb.TokenRange(start=0, end=0)],
             ),
-            "query.limit",
+            "limit",
+        ),
+        (
+            npb.ShardQueryRequest(
+                query=pb.QueryRequest(collection="docs", limit=10, offset=99_995),
+                ranges=[npb.TokenRange(start=0, end=0)],
+            ),
+            "offset",
         ),
     ],
 )

@@ -368,11 +368,11 @@ class NodeService(node_pb2_grpc.NodeServicer):
         limit = req.limit or _DEFAULT_QUERY_LIMIT
         if limit > limits.max_query_limit:
             raise InvalidArgument(
-                "query.limit", f"limit={limit} is above the limit of {limits.max_query_limit}"
+                "limit", f"limit={limit} is above the limit of {limits.max_query_limit}"
             )
         if req.offset + limit > limits.max_query_window:
             raise InvalidArgument(
-                "query.offset", f"offset + limit must stay within {limits.max_query_window}"
+                "offset", f"offset + limit must stay within {limits.max_query_window}"
             )
         if not request.ranges:
             raise InvalidArgument("ranges", "no token range to query")
