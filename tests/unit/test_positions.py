@@ -83,8 +83,10 @@ def _replica_rows(node_id: str, ring: Ring = RING) -> np.ndarray:
 def _node(tmp: Path, node_id: str, view: ClusterView | None = None, **config: object) -> Engine:
     """An engine of the 3-node ring holding the keys it is a replica of."""
     e = open_engine(tmp / node_id, node_id=node_id, exact_search_max=64, **config)
-    e.set_cluster(view or _view(node_id))
+    # Created while alone (a node of a cluster takes collections from the
+    # coordinator only), empty, then given its ring: nothing to move yet.
     e.create_collection(_schema())
+    assert e.set_cluster(view or _view(node_id)) == []
     rows = _replica_rows(node_id)
     for start in range(0, len(rows), 500):
         e.upsert("docs", _objects(rows[start : start + 500]))
