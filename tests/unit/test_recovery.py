@@ -46,7 +46,7 @@ def test_clean_restart_loads_the_checkpoint(tmp_path: Path) -> None:
     e, base = _fill(tmp_path)
     e.close()
     again = open_engine(tmp_path, exact_search_max=100)
-    assert again.recovery == {"docs.v": "loaded"}
+    assert again.recovery == {"docs.v.p0": "loaded"}
     assert _recall(again, base, np.arange(N)) >= 0.95
 
 
@@ -61,7 +61,7 @@ def test_changes_after_the_checkpoint_are_replayed(tmp_path: Path) -> None:
     # Simulate a crash: the engine is dropped without its closing checkpoint.
     e.store.close()
     again = open_engine(tmp_path, exact_search_max=100)
-    assert again.recovery["docs.v"] == "replayed 400 changes"
+    assert again.recovery["docs.v.p0"] == "replayed 400 changes"
     assert again.count_all("docs") == N - 300
     assert _recall(again, base, np.arange(300, N)) >= 0.95
     hits = again.search("docs", again.schema("docs").vectors[0], moved[:1], 1, None, filters.All())
@@ -88,13 +88,13 @@ def test_damaged_checkpoint_is_detected_and_rebuilt(tmp_path: Path, damage: str)
     else:
         next((tmp_path / "index").glob("*.manifest.json")).write_text("{not json")
     again = open_engine(tmp_path, exact_search_max=100)
-    assert again.recovery["docs.v"].startswith("rebuilt:"), again.recovery
+    assert again.recovery["docs.v.p0"].startswith("rebuilt:"), again.recovery
     assert again.count_all("docs") == N
     after = _recall(again, base, np.arange(N))
     assert after >= 0.95 and after >= before - 0.02
     # The rebuilt index was checkpointed: the next start loads it.
     again.close()
-    assert open_engine(tmp_path, exact_search_max=100).recovery == {"docs.v": "loaded"}
+    assert open_engine(tmp_path, exact_search_max=100).recovery == {"docs.v.p0": "loaded"}
 
 
 def test_checkpoint_ahead_of_the_store_is_rejected(tmp_path: Path) -> None:
@@ -107,4 +107,4 @@ def test_checkpoint_ahead_of_the_store_is_rejected(tmp_path: Path) -> None:
     manifest["applied_seq"] += 10
     manifest_path.write_text(json.dumps(manifest))
     again = open_engine(tmp_path, exact_search_max=100)
-    assert "ahead of the store" in again.recovery["docs.v"]
+    assert "ahead of the store" in again.recovery["docs.v.p0"]

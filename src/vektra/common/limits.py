@@ -24,5 +24,8 @@ class Limits:
     max_k: int = 10_000
     max_ef: int = 10_000
     max_query_limit: int = 10_000
+    # offset + limit of a filter query: each node answers with its first
+    # offset + limit objects and the router pages their union.
+    max_query_window: int = 100_000
     max_search_batch_rows: int = 1_000
     max_filter_bytes: int = 1 << 20

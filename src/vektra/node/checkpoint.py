@@ -1,16 +1,21 @@
 """Crash-safe checkpoints of HNSW indexes.
 
-A checkpoint of one index is three files in the node's `index/` folder:
+A node keeps one index per (collection, vector field, replica position);
+a checkpoint of one is three files in the node's `index/` folder:
 
-    c{coll}.{field}.{seq}.hnsw        the hnswlib index
-    c{coll}.{field}.{seq}.live.npy    its live labels (hnswlib cannot list them)
-    c{coll}.{field}.manifest.json     {applied_seq, files with sha256 and size, ...}
+    c{coll}.{field}.p{pos}.{seq}.hnsw        the hnswlib index
+    c{coll}.{field}.p{pos}.{seq}.live.npy    its live labels (hnswlib cannot list them)
+    c{coll}.{field}.p{pos}.manifest.json     {applied_seq, files with sha256 and size, ...}
 
 Data files are written under a temporary name, fsynced and renamed; the
 manifest is replaced the same way last, so it always names a complete pair.
 A crash at any point leaves the previous manifest and its files intact. On
 load, every file is checked against the manifest's size and sha256 before
 hnswlib sees it: an unverified index file is never loaded.
+
+The layout before replica positions (`c{coll}.{field}.manifest.json`, one
+index per field) is not read: such a node rebuilds its indexes on start,
+and `remove_checkpoints` clears the old files with the others.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +36,7 @@ from vektra.node.vector_index import VectorIndex
 __all__ = [
     "Checkpoint",
     "CheckpointError",
+    "checkpointed_positions",
     "load_checkpoint",
     "remove_checkpoints",
     "save_checkpoint",
@@ -37,7 +44,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: one index per replica position
 
 
 class CheckpointError(Exception):
@@ -50,12 +57,17 @@ class Checkpoint:
     applied_seq: int
 
 
-def _stem(coll_no: int, field: str) -> str:
+def _field_stem(coll_no: int, field: str) -> str:
     return f"c{coll_no}.{field}"
 
 
-def _manifest_path(folder: Path, coll_no: int, field: str) -> Path:
-    return folder / f"{_stem(coll_no, field)}.manifest.json"
+def _stem(coll_no: int, field: str, position: int) -> str:
+    # Field names have no dots, so "p{pos}" cannot be mistaken for a field.
+    return f"{_field_stem(coll_no, field)}.p{position}"
+
+
+def _manifest_path(folder: Path, coll_no: int, field: str, position: int) -> Path:
+    return folder / f"{_stem(coll_no, field, position)}.manifest.json"
 
 
 def _sha256(path: Path) -> str:
@@ -83,11 +95,17 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def save_checkpoint(
-    folder: Path, coll_no: int, spec: VectorSpec, index: VectorIndex, applied_seq: int
+    folder: Path,
+    coll_no: int,
+    spec: VectorSpec,
+    position: int,
+    index: VectorIndex,
+    applied_seq: int,
 ) -> None:
-    """Checkpoint `index`, which must contain exactly the changes up to `applied_seq`."""
+    """Checkpoint the index of one replica position, which must contain exactly
+    the changes up to `applied_seq`."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{_stem(coll_no, spec.name)}.{applied_seq}"
+    stem = f"{_stem(coll_no, spec.name, position)}.{applied_seq}"
     index_path = folder / f"{stem}.hnsw"
     live_path = folder / f"{stem}.live.npy"
     tmp_index = index_path.with_suffix(".hnsw.tmp")
@@ -105,6 +123,7 @@ def save_checkpoint(
         "format": FORMAT,
         "applied_seq": applied_seq,
         "field": spec.name,
+        "position": position,
         "dim": spec.dim,
         "metric": spec.metric.value,
         "max_elements": max_elements,
@@ -122,7 +141,7 @@ def save_checkpoint(
             },
         },
     }
-    manifest_path = _manifest_path(folder, coll_no, spec.name)
+    manifest_path = _manifest_path(folder, coll_no, spec.name, position)
     tmp_manifest = manifest_path.with_suffix(".json.tmp")
     with tmp_manifest.open("w") as f:
         json.dump(manifest, f, indent=1)
@@ -130,12 +149,15 @@ def save_checkpoint(
         os.fsync(f.fileno())
     os.replace(tmp_manifest, manifest_path)
     _fsync_dir(folder)
-    _remove_stale(folder, coll_no, spec.name, keep={index_path.name, live_path.name})
+    _remove_stale(
+        folder, _stem(coll_no, spec.name, position), keep={index_path.name, live_path.name}
+    )
 
 
-def load_checkpoint(folder: Path, coll_no: int, spec: VectorSpec) -> Checkpoint:
-    """Verify and load the last checkpoint; CheckpointError on any mismatch."""
-    manifest_path = _manifest_path(folder, coll_no, spec.name)
+def load_checkpoint(folder: Path, coll_no: int, spec: VectorSpec, position: int) -> Checkpoint:
+    """Verify and load the last checkpoint of one position's index;
+    CheckpointError on any mismatch."""
+    manifest_path = _manifest_path(folder, coll_no, spec.name, position)
     try:
         manifest = json.loads(manifest_path.read_text())
     except FileNotFoundError:
@@ -145,6 +167,8 @@ def load_checkpoint(folder: Path, coll_no: int, spec: VectorSpec) -> Checkpoint:
     try:
         if manifest["format"] != FORMAT:
             raise CheckpointError(f"manifest format {manifest['format']} is not {FORMAT}")
+        if manifest["position"] != position:
+            raise CheckpointError(f"manifest is for position {manifest['position']}")
         if manifest["dim"] != spec.dim or manifest["metric"] != spec.metric.value:
             raise CheckpointError("manifest does not match the schema")
         files = {}
@@ -177,17 +201,50 @@ def load_checkpoint(folder: Path, coll_no: int, spec: VectorSpec) -> Checkpoint:
         raise CheckpointError(f"invalid checkpoint: {exc}") from None
 
 
-def remove_checkpoints(folder: Path, coll_no: int, field: str) -> None:
-    _manifest_path(folder, coll_no, field).unlink(missing_ok=True)
-    _remove_stale(folder, coll_no, field, keep=set())
+def checkpointed_positions(folder: Path, coll_no: int, field: str) -> list[int]:
+    """Positions of this field that have a manifest, ascending."""
+    prefix = f"{_field_stem(coll_no, field)}.p"
+    found = []
+    for path in folder.glob(f"{prefix}*.manifest.json"):
+        rest = path.name[len(prefix) : -len(".manifest.json")]
+        if rest.isdigit():
+            found.append(int(rest))
+    return sorted(found)
 
 
-def _remove_stale(folder: Path, coll_no: int, field: str, keep: set[str]) -> None:
-    prefix = f"{_stem(coll_no, field)}."
+def remove_checkpoints(
+    folder: Path, coll_no: int, field: str, keep_positions: Collection[int] = ()
+) -> None:
+    """Every checkpoint of this field but those of `keep_positions`, and any
+    left in the layout before positions."""
+    for position in checkpointed_positions(folder, coll_no, field):
+        if position not in keep_positions:
+            _manifest_path(folder, coll_no, field, position).unlink(missing_ok=True)
+    for position in _positions_with_files(folder, coll_no, field):
+        if position not in keep_positions:
+            _remove_stale(folder, _stem(coll_no, field, position), keep=set())
+    legacy = _field_stem(coll_no, field)
+    (folder / f"{legacy}.manifest.json").unlink(missing_ok=True)
+    _remove_stale(folder, legacy, keep=set())
+
+
+def _positions_with_files(folder: Path, coll_no: int, field: str) -> set[int]:
+    prefix = f"{_field_stem(coll_no, field)}.p"
+    out = set()
+    for path in folder.glob(f"{prefix}*"):
+        head = path.name[len(prefix) :].split(".", 1)[0]
+        if head.isdigit():
+            out.add(int(head))
+    return out
+
+
+def _remove_stale(folder: Path, stem: str, keep: set[str]) -> None:
+    """Data files `{stem}.{seq}.*` not in `keep` (never the manifest)."""
+    prefix = f"{stem}."
     for path in folder.glob(f"{prefix}*"):
         if path.name.endswith(".manifest.json") or path.name in keep:
             continue
-        # Only this field's files: the next part of the name must be a seq.
+        # Only this stem's files: the next part of the name must be a seq.
         rest = path.name[len(prefix) :]
         if rest.split(".", 1)[0].isdigit():
             path.unlink(missing_ok=True)

@@ -6,10 +6,12 @@ clock, the open collections, their incarnations and the cluster map last
 given to the node — and hands each job to its module:
 
     node.store              LMDB, the truth (catalog, records, indexes, hints, log)
-    node.open_collections   derived in-memory state: HNSW indexes, live docnos
-    node.commit             commit a batch, then index it
-    node.query              reads by id, counts, filter queries
-    node.search             vector search, as `node.search_planner` decides
+    node.open_collections   derived in-memory state: per-position HNSW indexes, live docnos
+    node.placement          which replica position each key has, by the node's ring
+    node.commit             commit a batch, then index it at its position
+    node.repartition        re-place the indexes when the ring changes
+    node.query              reads by id, counts, filter queries (by token range too)
+    node.search             vector search over parts, as `node.search_planner` decides
     node.checkpoint         index checkpoints; `node.recovery` loads them at start
     node.cluster_view       what a SetEpoch does to the node's map (`take_map`)
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -43,13 +46,17 @@ from vektra.node.checkpoint import remove_checkpoints, save_checkpoint
 from vektra.node.cluster_view import ClusterView, take_map
 from vektra.node.commit import commit
 from vektra.node.config import EngineConfig
+from vektra.node.doc_table import DocTable
 from vektra.node.node_info import CollectionInfo, NodeInfo
 from vektra.node.open_collections import OpenCollection, OpenCollections
+from vektra.node.placement import Placement
+from vektra.node.position_indexes import FieldIndexes
 from vektra.node.records import Record, Write, WriteResult
 from vektra.node.recovery import open_collection
-from vektra.node.search import SearchResult
+from vektra.node.repartition import repartition
+from vektra.node.search import SearchPart, SearchResult
 from vektra.node.store import Store
-from vektra.node.vector_index import VectorIndex
+from vektra.node.token_ranges import Span
 
 __all__ = ["Engine"]
 
@@ -57,7 +64,10 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, cluster: ClusterView | None = None) -> None:
+        """`cluster`: the map to open the collections under (their indexes
+        are partitioned by its ring); None: the map persisted in the store
+        (none: the node serves alone until the coordinator gives it one)."""
         self.config = config
         self.limits = config.limits
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -76,19 +86,24 @@ class Engine:
         self._dirty = 0  # changes since the last checkpoint
         # The map the coordinator last gave this node (node.cluster_view), as
         # persisted: changed only by `set_epoch`, swapped whole (readers take
-        # the attribute once and see one consistent view).
+        # the attribute once and see one consistent view). It is known before
+        # the collections open: their indexes are partitioned by its ring (a
+        # checkpoint taken under another ring is rebuilt).
         self._cluster_lock = threading.Lock()
-        self.cluster: ClusterView = self._store.cluster.load(self.node_id)
+        self.cluster: ClusterView = self._own(cluster or self._store.cluster.load(self.node_id))
         self.boot_id = uuid.uuid4().hex  # tells the coordinator this process from the last
-        # The epoch at which this node last compared every range it holds with
-        # a readable replica; set by anti-entropy (a later issue), 0 until then.
+        # The epoch at which this node's last full anti-entropy pass started
+        # (node.repair); 0 until one finished since this process started.
         self.repaired_epoch = 0
-        self.searched_objects = 0  # objects searched since start; search adds to it
-        self.recovery: dict[str, str] = {}  # "collection.field" -> how its index came back
+        # Objects in the indexes searches used, since start (NodeInfo reports it).
+        self.searched_objects = 0
+        self._searched_lock = threading.Lock()
+        # "collection.field.p{position}" -> how that index came back
+        self.recovery: dict[str, str] = {}
         for meta in self._store.catalog.collections():
-            coll, how = open_collection(self._store, meta, self._index_dir)
+            coll, how = open_collection(self._store, meta, self._index_dir, self.cluster)
             self._colls.add(coll)
-            self.recovery.update({f"{meta.name}.{field}": h for field, h in how.items()})
+            self.recovery.update(how)
         if any(how != "loaded" for how in self.recovery.values()):
             self.checkpoint()
 
@@ -184,8 +199,9 @@ class Engine:
 
     def _open_new(self, meta: CollectionMeta) -> None:
         """Open a collection just created in the store (the caller holds the write lock)."""
-        indexes = {v.name: VectorIndex.empty(v) for v in meta.schema.vectors}
-        self._colls.add(OpenCollection(meta, indexes, set()))
+        placement = Placement.of(self.cluster, meta.schema.replication_factor)
+        indexes = {v.name: FieldIndexes(v) for v in meta.schema.vectors}
+        self._colls.add(OpenCollection(meta, placement, DocTable(), indexes, set()))
         self._dirty += 1
 
     def _forget(self, meta: CollectionMeta) -> None:
@@ -271,9 +287,7 @@ class Engine:
     def count(self, name: str, flt: filters.Filter) -> int:
         return reads.count(self._store, self._colls.get(name), flt)
 
-    def count_in_ranges(
-        self, name: str, flt: filters.Filter, ranges: list[tuple[int, int | None]]
-    ) -> int:
+    def count_in_ranges(self, name: str, flt: filters.Filter, ranges: Sequence[Span]) -> int:
         """Matching live objects whose token lies in any [start, end) range
         (end None: to the end of the ring)."""
         return reads.count_matching_in_ranges(self._store, self._colls.get(name), flt, ranges)
@@ -286,11 +300,13 @@ class Engine:
         offset: int = 0,
         order_by: str = "",
         descending: bool = False,
+        ranges: Sequence[Span] | None = None,
     ) -> list[Record]:
         """Matching objects ordered by a property (missing values last) then id,
-        or by id alone."""
+        or by id alone; with `ranges`, only objects whose token lies in them
+        (end None: to the end of the ring)."""
         coll = self._colls.get(name)
-        return reads.query(self._store, coll, flt, limit, offset, order_by, descending)
+        return reads.query(self._store, coll, flt, limit, offset, order_by, descending, ranges)
 
     def search(
         self,
@@ -300,10 +316,44 @@ class Engine:
         k: int,
         ef: int | None,
         flt: filters.Filter,
+        parts: Sequence[SearchPart] | None = None,
     ) -> list[SearchResult]:
-        """k nearest live objects for each row of `queries` (one filter for all)."""
+        """k nearest live objects for each row of `queries` (one filter for
+        all) among `parts` of this node's copies, merged into one top-k per
+        row; None: every replica position whole (a node serving alone holds
+        only position 0). `SearchResult.searched` counts the objects in the
+        indexes used, once per call however many rows."""
         coll = self._colls.get(name)
-        return vector_search.search(self._store, coll, spec, queries, k, ef, flt, self.config)
+        results = vector_search.search(
+            self._store, coll, spec, queries, k, ef, flt, self.config, parts
+        )
+        with self._searched_lock:
+            self.searched_objects += results[0].searched if results else 0
+        return results
+
+    # ------------------------------------------------------------ the ring
+
+    def set_cluster(self, view: ClusterView) -> list[str]:
+        """Take the map the coordinator gave this node. When its ring moves
+        keys between this node's replica positions, the indexes of the
+        positions affected are rebuilt from the store (ring changes are
+        membership changes, and rare). Returns the indexes rebuilt
+        ("collection.field.p{position}")."""
+        with self._write_lock:
+            self.cluster = self._own(view)
+            rebuilt: list[str] = []
+            for coll in self._colls.all():
+                placement = Placement.of(view, coll.meta.schema.replication_factor)
+                rebuilt += repartition(self._store, coll, placement)
+            self._dirty += len(rebuilt)  # the next checkpoint saves them
+            return rebuilt
+
+    def _own(self, view: ClusterView) -> ClusterView:
+        if view.node_id != self.node_id:
+            # Positions are this node's place on the ring: another's view would
+            # index every key at the wrong position.
+            raise ValueError(f"cluster view of {view.node_id!r} given to node {self.node_id!r}")
+        return view
 
     # ------------------------------------------------------------ the cluster
 
@@ -317,7 +367,9 @@ class Engine:
             view = take_map(self.cluster, cluster_id, epoch, members, vnodes)
             if view != self.cluster:
                 self._store.cluster.save(view)
-                self.cluster = view
+                rebuilt = self.set_cluster(view)
+                if rebuilt:
+                    log.info("ring changed: rebuilt %s", ", ".join(rebuilt))
                 log.info(
                     "node %s: map epoch %d of cluster %s, %d members",
                     self.node_id,
@@ -358,8 +410,12 @@ class Engine:
             seq = self._store.last_seq()
             for coll in self._colls.all():
                 for spec in coll.meta.schema.vectors:
-                    save_checkpoint(
-                        self._index_dir, coll.meta.no, spec, coll.indexes[spec.name], seq
+                    saved = coll.indexes[spec.name].items()
+                    for position, index in saved:
+                        save_checkpoint(self._index_dir, coll.meta.no, spec, position, index, seq)
+                    # Positions the ring took away, and the layout before positions.
+                    remove_checkpoints(
+                        self._index_dir, coll.meta.no, spec.name, {p for p, _ in saved}
                     )
             self._store.log.trim(seq)
             self._dirty = 0

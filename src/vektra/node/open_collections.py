@@ -1,14 +1,14 @@
 """The in-memory side of the collections a node has open: derived state that
 LMDB does not hold in a form a search can use.
 
-Per collection: its catalog entry, one HNSW index per vector field, and the
-set of live docnos (the universe a filter's `$not` or `$exists: false` is
-taken against, and what `count_all` counts). All of it is rebuilt from LMDB
-at start (`node.recovery`) and kept in step by the write path
-(`node.commit`); the query, search and checkpoint modules only read it.
-
-A later issue's one HNSW index per replica position belongs in
-`OpenCollection.indexes`, keyed by (field, position) instead of field.
+Per collection: its catalog entry, the placement of its keys by the node's
+ring (`node.placement`), each docno's token and position (`node.doc_table`),
+per vector field one HNSW index per replica position
+(`node.position_indexes`), and the set of live docnos (the universe a
+filter's `$not` or `$exists: false` is taken against, and what `count_all`
+counts). All of it is rebuilt from LMDB at start (`node.recovery`) and kept
+in step by the write path (`node.commit`) and by ring changes
+(`node.repartition`); the query, search and checkpoint modules only read it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from vektra.common.errors import NotFound
 from vektra.node.catalog import CollectionMeta
-from vektra.node.vector_index import VectorIndex
+from vektra.node.doc_table import DocTable
+from vektra.node.placement import Placement
+from vektra.node.position_indexes import FieldIndexes
 
 __all__ = ["OpenCollection", "OpenCollections"]
 
@@ -26,9 +28,15 @@ __all__ = ["OpenCollection", "OpenCollections"]
 @dataclass
 class OpenCollection:
     meta: CollectionMeta
-    indexes: dict[str, VectorIndex]  # vector field -> its index
+    placement: Placement
+    docs: DocTable
+    indexes: dict[str, FieldIndexes]  # vector field -> its per-position indexes
     live: set[int]  # docnos of live objects
     live_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def rf(self) -> int:
+        return self.placement.rf
 
     def universe(self) -> set[int]:
         with self.live_lock:

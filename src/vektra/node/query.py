@@ -8,6 +8,8 @@ write lock: reads run concurrently with each other and with writes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from vektra.common import filters
@@ -16,7 +18,9 @@ from vektra.node.filter_eval import FilterEvaluator
 from vektra.node.open_collections import OpenCollection
 from vektra.node.records import Record
 from vektra.node.store import Store
+from vektra.node.token_ranges import Span, count_in_ranges, in_ranges
 
+# count_in_ranges moved to node.token_ranges; re-exported for its callers.
 __all__ = ["count", "count_in_ranges", "count_matching_in_ranges", "get_live", "matching", "query"]
 
 
@@ -39,31 +43,27 @@ def count(store: Store, coll: OpenCollection, flt: filters.Filter) -> int:
 
 
 def count_matching_in_ranges(
-    store: Store, coll: OpenCollection, flt: filters.Filter, ranges: list[tuple[int, int | None]]
+    store: Store, coll: OpenCollection, flt: filters.Filter, ranges: Sequence[Span]
 ) -> int:
     """Matching live objects whose token lies in any [start, end) range
     (end None: to the end of the ring)."""
+    return len(_in_ranges(coll, _live_matching(store, coll, flt), ranges))
+
+
+def _live_matching(store: Store, coll: OpenCollection, flt: filters.Filter) -> np.ndarray:
     docnos = matching(store, coll, flt)
-    tokens = np.asarray(
-        store.records.tokens(coll.meta, None if docnos is None else sorted(docnos)),
-        dtype=np.uint64,
-    )
-    return count_in_ranges(tokens, ranges)
+    if docnos is None:
+        docnos = coll.universe()
+    return np.fromiter(docnos, dtype=np.uint64, count=len(docnos))
 
 
-def count_in_ranges(tokens: np.ndarray, ranges: list[tuple[int, int | None]]) -> int:
-    """How many tokens fall in the union of half-open [start, end) ranges."""
-    if not ranges or not len(tokens):
-        return 0
-    top = (1 << 64) - 1  # end None: the top of the ring (tokens never reach it)
-    spans = sorted((start, top if end is None else end) for start, end in ranges)
-    starts = np.asarray([a for a, _ in spans], dtype=np.uint64)
-    ends = np.asarray([b for _, b in spans], dtype=np.uint64)
-    # Each token against the last range starting at or before it; ranges from
-    # one ring do not overlap, so that is the only one that can hold it.
-    at = np.searchsorted(starts, tokens, side="right") - 1
-    inside = (at >= 0) & (tokens < ends[np.maximum(at, 0)])
-    return int(inside.sum())
+def _in_ranges(coll: OpenCollection, docnos: np.ndarray, ranges: Sequence[Span]) -> np.ndarray:
+    # Tokens from the in-memory doc table: one numpy pass, no LMDB read per
+    # docno. A docno the table does not know yet is one committing right now:
+    # left out, as if the query had run a moment earlier.
+    keep = coll.docs.known(docnos) & in_ranges(coll.docs.tokens_of(docnos), ranges)
+    inside: np.ndarray = docnos[keep]
+    return inside
 
 
 def query(
@@ -74,9 +74,10 @@ def query(
     offset: int = 0,
     order_by: str = "",
     descending: bool = False,
+    ranges: Sequence[Span] | None = None,
 ) -> list[Record]:
     """Matching objects ordered by a property (missing values last) then id,
-    or by id alone."""
+    or by id alone; with `ranges`, only those whose token lies in them."""
     spec = None
     if order_by:
         spec = coll.meta.schema.property(order_by)
@@ -84,10 +85,11 @@ def query(
             raise InvalidArgument("order_by", f"unknown property {order_by!r}")
         if spec.type.value in ("keyword[]", "text"):
             raise InvalidArgument("order_by", f"cannot order by a {spec.type.value} property")
-    docnos = matching(store, coll, flt)
-    if docnos is None:
-        docnos = coll.universe()
-    records = [r for r in store.records.by_docnos(coll.meta, sorted(docnos)) if r is not None]
+    docnos = _live_matching(store, coll, flt)
+    if ranges is not None:
+        docnos = _in_ranges(coll, docnos, ranges)
+    wanted = np.sort(docnos).tolist()
+    records = [r for r in store.records.by_docnos(coll.meta, wanted) if r is not None]
     records.sort(key=lambda r: r.id, reverse=descending and not order_by)
     if spec is not None:
         present = [r for r in records if r.properties.get(order_by) is not None]

@@ -94,6 +94,7 @@ class IndexChange:
     removed: int | None  # docno to drop from every field's index
     docno: int | None  # docno to (re)index; None for a tombstone
     vectors: dict[str, np.ndarray]  # field -> vector of `docno`; fields absent are dropped
+    token: int  # the object's ring token: which replica position it is indexed at
 
 
 class Outcome(enum.Enum):
@@ -221,7 +222,7 @@ class Records:
                 txn.put(okey, _encode(w.version, True, None, {}, {}), db=self._objects)
                 self._log.put(txn, seq, meta.no, w.id, None, removed)
                 if removed is not None:
-                    changes.append(IndexChange(removed=removed, docno=None, vectors={}))
+                    changes.append(IndexChange(removed=removed, docno=None, vectors={}, token=tok))
                     removed_ids.append(w.id)
                 continue
             if old is not None and not old.deleted and old.docno is not None:
@@ -240,7 +241,9 @@ class Records:
             )
             self._properties.add(txn, meta, docno, w.properties)
             self._log.put(txn, seq, meta.no, w.id, docno, None)
-            changes.append(IndexChange(removed=None, docno=docno, vectors=dict(w.vectors)))
+            changes.append(
+                IndexChange(removed=None, docno=docno, vectors=dict(w.vectors), token=tok)
+            )
         txn.put(_docno_key(meta), pack(next_docno), db=self._meta)
         self._log.set_last_seq(txn, seq)
         txn.put(b"hlc", pack(list(high.as_tuple())), db=self._meta)
@@ -323,8 +326,8 @@ class Records:
                     out.append(unpack(doc)[0])
         return out
 
-    def docs(self, meta: CollectionMeta) -> Iterator[tuple[int, list[str]]]:
-        """(docno, vector fields present) of every live object."""
+    def docs(self, meta: CollectionMeta) -> Iterator[tuple[int, int, list[str]]]:
+        """(docno, token, vector fields present) of every live object."""
         prefix = keys.coll_prefix(meta.no)
         with self._env.reader() as txn:
             cur = txn.cursor(db=self._docs)
@@ -333,7 +336,8 @@ class Records:
             for k, v in cur:
                 if not k.startswith(prefix):
                     return
-                yield keys.docno_of(k), unpack(v)[2]
+                tok, _id, fields = unpack(v)
+                yield keys.docno_of(k), tok, fields
 
     def live(self, meta: CollectionMeta) -> Iterator[Record]:
         """Every live object of the collection, in token order."""

@@ -1,11 +1,15 @@
 """Bring a collection's HNSW indexes back after a start or a crash.
 
-`open_collection` is how the engine opens every collection at start. For each
-vector field: verify and load the last checkpoint, replay the change
-log after its `applied_seq`, and check that the index's live labels are
-exactly the store's. On any mismatch — missing, truncated or corrupted files,
-a checkpoint ahead of the store, a change log trimmed past it — rebuild the
-index from LMDB, the source of truth.
+`open_collection` is how the engine opens every collection at start. The
+`docs` table gives every live docno with its token; the node's ring places
+each at a replica position (`node.placement`). For each (vector field,
+position) that holds vectors: verify and load the last checkpoint, replay
+the change log after its `applied_seq`, and check that the index's live
+labels are exactly the docnos the store puts at that position. On any
+mismatch — missing, truncated or corrupted files, a checkpoint ahead of the
+store, a change log trimmed past it, a checkpoint taken under another ring —
+rebuild the index from LMDB, the source of truth. Every index that needs a
+rebuild is filled from one scan of the store.
 """
 
 from __future__ import annotations
@@ -18,76 +22,128 @@ import numpy as np
 from vektra.common.schema import VectorSpec
 from vektra.node.catalog import CollectionMeta
 from vektra.node.checkpoint import CheckpointError, load_checkpoint
+from vektra.node.cluster_view import ClusterView
+from vektra.node.doc_table import DocTable
+from vektra.node.index_build import (
+    IndexKey,
+    expected_members,
+    index_name,
+    rebuild_indexes,
+    scan_docs,
+)
 from vektra.node.open_collections import OpenCollection
+from vektra.node.placement import Placement
+from vektra.node.position_indexes import FieldIndexes
 from vektra.node.store import Store
 from vektra.node.vector_index import VectorIndex
 
-__all__ = ["RecoveredIndex", "open_collection", "rebuild_index", "recover_index"]
+__all__ = ["open_collection"]
 
 log = logging.getLogger(__name__)
 
 _BATCH = 2048
 
 
-class RecoveredIndex:
-    def __init__(self, index: VectorIndex, how: str) -> None:
-        self.index = index
-        self.how = how  # "loaded", "replayed" or "rebuilt: <reason>"
-
-
 def open_collection(
-    store: Store, meta: CollectionMeta, folder: Path
+    store: Store, meta: CollectionMeta, folder: Path, view: ClusterView
 ) -> tuple[OpenCollection, dict[str, str]]:
-    """The collection with its indexes recovered, and per vector field how
-    ("loaded", "replayed ..." or "rebuilt: <reason>")."""
-    live: set[int] = set()
-    per_field: dict[str, set[int]] = {v.name: set() for v in meta.schema.vectors}
-    for docno, fields in store.records.docs(meta):
-        live.add(docno)
-        for f in fields:
-            if f in per_field:
-                per_field[f].add(docno)
-    indexes: dict[str, VectorIndex] = {}
-    how: dict[str, str] = {}
-    for spec in meta.schema.vectors:
-        rec = recover_index(store, meta, spec, folder, per_field[spec.name])
-        how[spec.name] = rec.how
-        log.info(
-            "index %s.%s: %s (%d vectors)", meta.name, spec.name, rec.how, rec.index.live_count
+    """The collection with its indexes recovered, and per index how
+    ("loaded", "replayed ..." or "rebuilt: <reason>"), keyed by `index_name`."""
+    placement = Placement.of(view, meta.schema.replication_factor)
+    scan = scan_docs(store, meta)
+    positions = placement.positions(scan.tokens)
+    docs = DocTable.of(scan.docnos, scan.tokens, positions)
+    expected = expected_members(scan, positions)
+    specs = {v.name: v for v in meta.schema.vectors}
+    recovered: dict[IndexKey, VectorIndex] = {}
+    how: dict[IndexKey, str] = {}
+    tail = _LogTail(store, meta)
+    for key, wanted in expected.items():
+        try:
+            spec = specs[key[0]]
+            recovered[key], how[key] = _recover(store, meta, spec, key[1], folder, wanted, tail)
+        except CheckpointError as exc:
+            reason = str(exc)
+            if reason != "no checkpoint":
+                name = index_name(meta, key)
+                log.warning("index %s: %s; rebuilding from the store", name, reason)
+            how[key] = f"rebuilt: {reason}"
+    missing = {k: len(expected[k]) for k in expected if k not in recovered}
+    recovered.update(rebuild_indexes(store, meta, placement, docs, missing))
+    indexes = {
+        name: FieldIndexes(spec, {p: i for (f, p), i in recovered.items() if f == name})
+        for name, spec in specs.items()
+    }
+    for key, h in how.items():
+        log.info("index %s: %s (%d vectors)", index_name(meta, key), h, recovered[key].live_count)
+    coll = OpenCollection(meta, placement, docs, indexes, set(scan.docnos.tolist()))
+    return coll, {index_name(meta, k): h for k, h in sorted(how.items())}
+
+
+def _recover(
+    store: Store,
+    meta: CollectionMeta,
+    spec: VectorSpec,
+    position: int,
+    folder: Path,
+    expected: set[int],
+    tail: _LogTail,
+) -> tuple[VectorIndex, str]:
+    """The checkpointed index of one position, replayed to the store's last
+    seq; CheckpointError when it cannot be trusted."""
+    ck = load_checkpoint(folder, meta.no, spec, position)
+    last_seq = store.last_seq()
+    if ck.applied_seq > last_seq:
+        raise CheckpointError(
+            f"checkpoint at seq {ck.applied_seq} is ahead of the store ({last_seq})"
         )
-        indexes[spec.name] = rec.index
-    return OpenCollection(meta, indexes, live), how
+    replayed = 0
+    if ck.applied_seq < last_seq:
+        first = store.log.first_seq()
+        if first is None or first > ck.applied_seq + 1:
+            raise CheckpointError("the change log no longer reaches back to the checkpoint")
+        replayed = _replay(store, meta, spec, ck.index, tail.after(ck.applied_seq), expected)
+    live = ck.index.live_labels()
+    if live != expected:
+        # Also how a checkpoint taken under another ring shows: other keys
+        # belong at this position now.
+        raise CheckpointError(
+            f"index holds {len(live)} live vectors, the store {len(expected)} "
+            f"({len(live - expected)} extra, {len(expected - live)} missing)"
+        )
+    return ck.index, f"replayed {replayed} changes" if replayed else "loaded"
 
 
-def recover_index(
-    store: Store, meta: CollectionMeta, spec: VectorSpec, folder: Path, expected: set[int]
-) -> RecoveredIndex:
-    """expected: docnos of live objects that have a vector for this field."""
-    try:
-        ck = load_checkpoint(folder, meta.no, spec)
-        last_seq = store.last_seq()
-        if ck.applied_seq > last_seq:
-            raise CheckpointError(
-                f"checkpoint at seq {ck.applied_seq} is ahead of the store ({last_seq})"
-            )
-        replayed = 0
-        if ck.applied_seq < last_seq:
-            first = store.log.first_seq()
-            if first is None or first > ck.applied_seq + 1:
-                raise CheckpointError("the change log no longer reaches back to the checkpoint")
-            replayed = _replay(store, meta, spec, ck.index, ck.applied_seq, expected)
-        live = ck.index.live_labels()
-        if live != expected:
-            raise CheckpointError(
-                f"index holds {len(live)} live vectors, the store {len(expected)} "
-                f"({len(live - expected)} extra, {len(expected - live)} missing)"
-            )
-        return RecoveredIndex(ck.index, f"replayed {replayed} changes" if replayed else "loaded")
-    except CheckpointError as exc:
-        reason = str(exc)
-        if reason != "no checkpoint":
-            log.warning("index %s.%s: %s; rebuilding from the store", meta.name, spec.name, reason)
-        return RecoveredIndex(rebuild_index(store, meta, spec, len(expected)), f"rebuilt: {reason}")
+class _LogTail:
+    """The collection's change-log entries after some seq, read from the log
+    once for every index of the collection (their checkpoints are normally
+    all at one seq)."""
+
+    def __init__(self, store: Store, meta: CollectionMeta) -> None:
+        self._store = store
+        self._meta = meta
+        self._from: int | None = None
+        self._entries: list[tuple[int, int | None, int | None]] = []  # seq, docno, removed
+
+    def after(self, seq: int) -> tuple[int, set[int]]:
+        """(entries of this collection after `seq`, docnos they touched)."""
+        if self._from is None or seq < self._from:
+            self._entries = [
+                (c.seq, c.docno, c.removed)
+                for c in self._store.log.after(seq)
+                if c.coll_no == self._meta.no
+            ]
+            self._from = seq
+        touched: set[int] = set()
+        n = 0
+        for s, docno, removed in self._entries:
+            if s <= seq:
+                continue
+            n += 1
+            for d in (docno, removed):
+                if d is not None:
+                    touched.add(d)
+        return n, touched
 
 
 def _replay(
@@ -95,23 +151,14 @@ def _replay(
     meta: CollectionMeta,
     spec: VectorSpec,
     index: VectorIndex,
-    after: int,
+    changes: tuple[int, set[int]],
     expected: set[int],
 ) -> int:
     # The log says which docnos changed; the store says what they are now.
     # Applying the current state is idempotent and independent of order
     # (docnos are never reused), so replaying twice is harmless.
-    touched: set[int] = set()
-    n = 0
-    for change in store.log.after(after):
-        if change.coll_no != meta.no:
-            continue
-        n += 1
-        for d in (change.docno, change.removed):
-            if d is not None:
-                touched.add(d)
-    gone = [d for d in touched if d not in expected]
-    index.remove(gone)
+    n, touched = changes
+    index.remove([d for d in touched if d not in expected])
     present = sorted(d for d in touched if d in expected)
     for start in range(0, len(present), _BATCH):
         chunk = present[start : start + _BATCH]
@@ -125,28 +172,3 @@ def _replay(
         if labels:
             index.put(np.asarray(labels, dtype=np.uint64), np.stack(vectors))
     return n
-
-
-def rebuild_index(
-    store: Store, meta: CollectionMeta, spec: VectorSpec, expected_count: int
-) -> VectorIndex:
-    index = VectorIndex.empty(spec, capacity=int(expected_count * 1.25) + 1)
-    labels: list[int] = []
-    vectors: list[np.ndarray] = []
-
-    def flush() -> None:
-        if labels:
-            index.put(np.asarray(labels, dtype=np.uint64), np.stack(vectors))
-            labels.clear()
-            vectors.clear()
-
-    for rec in store.records.live(meta):
-        vec = rec.vector(spec.name)
-        if vec is None or rec.docno is None:
-            continue
-        labels.append(rec.docno)
-        vectors.append(vec)
-        if len(labels) >= _BATCH:
-            flush()
-    flush()
-    return index

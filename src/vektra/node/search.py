@@ -1,17 +1,27 @@
 """Vector search on one node: run the plan `node.search_planner` picks, for a
-whole batch of query rows at once, and turn labels into records.
+whole batch of query rows at once, over the parts of its copies the caller
+asked for, and turn labels into records.
 
-Every row of a batch shares one filter, one candidate set and one strategy;
-the records of all hits are read in one pass (rows of a batch repeat
-neighbours). Distances are as hnswlib defines them and clamped to the
-metric's range where they are made (`node.vector_index`), so whichever path
-answers, none is below 0: float32 rounding can leave an identical vector a
-few ulps above 0 (cosine), never below.
+A part is one replica position's index (`node.position_indexes`), whole or
+only the hits whose token lies in some ranges: a router asks every node for
+position 0, and for the ranges of a replica that cannot be read, asks
+another replica for the position holding them (DESIGN.md, "Replica states
+and reading each copy once"). A property filter combines with a part: its
+candidates are the objects matching the filter that lie in the part. Each
+part is planned and run on its own; their rows are merged into one top-k.
+
+Every row of a batch shares one filter, one candidate set per part and one
+strategy per part; the records of all hits are read in one pass (rows of a
+batch repeat neighbours). Distances are as hnswlib defines them and clamped
+to the metric's range where they are made (`node.vector_index`), so whichever
+path answers, none is below 0: float32 rounding can leave an identical
+vector a few ulps above 0 (cosine), never below.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +34,24 @@ from vektra.node.query import matching
 from vektra.node.records import Record
 from vektra.node.search_planner import Strategy, plan_search
 from vektra.node.store import Store
+from vektra.node.token_ranges import Span, in_ranges
 from vektra.node.vector_index import VectorIndex, exact_distances
 
-__all__ = ["Hit", "SearchResult", "search"]
+__all__ = ["Hit", "SearchPart", "SearchResult", "search"]
 
 # Labels and distances per query row (rows may be shorter than k when fewer match).
 _Rows = tuple[list[np.ndarray], list[np.ndarray]]
+# Which of an array of labels a part keeps (same shape, bool).
+_Keep = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPart:
+    """One replica position's index, whole (`ranges` None) or only the hits
+    whose token lies in `ranges`."""
+
+    position: int
+    ranges: tuple[Span, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +63,16 @@ class Hit:
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     hits: list[Hit]
-    strategy: str
+    strategy: str  # one per part searched, distinct ones joined by "+"
+    candidates: int  # summed over the parts
+    searched: int = 0  # objects in the indexes the batch used (the same in every row)
+
+
+@dataclass(frozen=True, slots=True)
+class _PartRun:
+    strategy: Strategy
     candidates: int
+    rows: _Rows | None  # None: nothing could match
 
 
 def search(
@@ -54,16 +84,47 @@ def search(
     ef: int | None,
     flt: filters.Filter,
     config: EngineConfig,
+    parts: Sequence[SearchPart] | None = None,
 ) -> list[SearchResult]:
-    """k nearest live objects for each row of `queries` (one filter for all)."""
-    index = coll.indexes[spec.name]
+    """k nearest live objects for each row of `queries` (one filter for all)
+    among `parts`; None: every position, whole (a node serving alone)."""
+    # One look at the map of positions: a ring change swaps it whole.
+    indexes = dict(coll.indexes[spec.name].items())
+    if parts is None:
+        parts = [SearchPart(p) for p in sorted(indexes)]
     ef = ef or spec.hnsw.ef
     found = matching(store, coll, flt)
-    candidates = (
-        None
-        if found is None
-        else np.fromiter((d for d in found if index.is_live(d)), dtype=np.uint64)
-    )
+    matched = None if found is None else np.sort(np.fromiter(found, np.uint64, len(found)))
+    runs: list[_PartRun] = []
+    searched = 0
+    for part in parts:
+        index = indexes.get(part.position)
+        if index is None:
+            continue  # no vector at this position yet
+        searched += index.live_count
+        runs.append(_search_part(coll, index, part, matched, queries, k, ef, config))
+    labels, dists = _merge([r.rows for r in runs if r.rows is not None], len(queries), k)
+    strategy = "+".join(dict.fromkeys(r.strategy.value for r in runs)) or Strategy.EMPTY.value
+    candidates = sum(r.candidates for r in runs)
+    wanted = sorted({int(x) for lab in labels for x in lab})
+    records = dict(zip(wanted, store.records.by_docnos(coll.meta, wanted), strict=True))
+    return [
+        SearchResult(_hits(records, lab, dis), strategy, candidates, searched)
+        for lab, dis in zip(labels, dists, strict=True)
+    ]
+
+
+def _search_part(
+    coll: OpenCollection,
+    index: VectorIndex,
+    part: SearchPart,
+    matched: np.ndarray | None,
+    queries: np.ndarray,
+    k: int,
+    ef: int,
+    config: EngineConfig,
+) -> _PartRun:
+    candidates = _candidates(coll, index, part, matched)
     n = index.live_count if candidates is None else len(candidates)
     strategy = plan_search(
         k,
@@ -73,21 +134,61 @@ def search(
         post_filter_min_share=config.post_filter_min_share,
     )
     if strategy is Strategy.EMPTY:
-        return [SearchResult([], strategy.value, 0) for _ in range(len(queries))]
-    k_eff = min(k, n)
-    strategy, (labels, dists) = _run(strategy, index, candidates, queries, k_eff, ef)
-    wanted = sorted({int(x) for lab in labels for x in lab})
-    records = dict(zip(wanted, store.records.by_docnos(coll.meta, wanted), strict=True))
-    return [
-        SearchResult(_hits(records, lab, dis), strategy.value, n)
-        for lab, dis in zip(labels, dists, strict=True)
-    ]
+        return _PartRun(strategy, 0, None)
+    keep = _keep(coll, part, matched)
+    strategy, rows = _run(strategy, index, candidates, keep, queries, min(k, n), ef)
+    return _PartRun(strategy, n, rows)
+
+
+def _candidates(
+    coll: OpenCollection, index: VectorIndex, part: SearchPart, matched: np.ndarray | None
+) -> np.ndarray | None:
+    """Docnos of the part that may be hits (uint64, ascending); None: the whole index.
+
+    With a filter they are narrowed to the index (objects without this vector
+    field are not in it), as its matches are listed anyway. By ranges alone
+    they are every object of the position in the ranges, an upper bound that
+    plans the search without a Python pass over the index; an exact scan
+    narrows its pool itself (`_pool`)."""
+    if part.ranges is None and matched is None:
+        return None
+    if matched is None:
+        docnos = coll.docs.docnos_at(part.position)
+    else:
+        docnos = matched[coll.docs.positions_of(matched) == part.position]
+    if part.ranges is not None:
+        docnos = docnos[in_ranges(coll.docs.tokens_of(docnos), part.ranges)]
+    if matched is not None:
+        docnos = np.fromiter((d for d in docnos.tolist() if index.is_live(d)), np.uint64)
+    return docnos
+
+
+def _keep(coll: OpenCollection, part: SearchPart, matched: np.ndarray | None) -> _Keep:
+    """Which hits of the whole index the part keeps, for a whole array at once."""
+    ranges = part.ranges
+
+    def keep(labels: np.ndarray) -> np.ndarray:
+        ok = np.ones(labels.shape, dtype=bool)
+        flat = labels.reshape(-1)
+        if matched is not None and len(matched):
+            at = np.minimum(np.searchsorted(matched, flat), len(matched) - 1)
+            ok &= (matched[at] == flat).reshape(labels.shape)
+        elif matched is not None:
+            ok[...] = False
+        if ranges is not None:
+            # Read the table now, not before HNSW answered: a docno indexed
+            # meanwhile has its token only in the newer table.
+            ok &= in_ranges(coll.docs.tokens_of(flat), ranges).reshape(labels.shape)
+        return ok
+
+    return keep
 
 
 def _run(
     strategy: Strategy,
     index: VectorIndex,
     candidates: np.ndarray | None,
+    keep: _Keep,
     queries: np.ndarray,
     k: int,
     ef: int,
@@ -108,17 +209,18 @@ def _run(
                 return strategy, (list(lab), list(dis))
             case Strategy.HNSW_POST_FILTER:
                 assert candidates is not None
-                return strategy, _post_filter(index, candidates, queries, k, ef)
+                return strategy, _post_filter(index, len(candidates), keep, queries, k, ef)
     except RuntimeError:
         return Strategy.EXACT_FALLBACK, _exact(index, _pool(index, candidates), queries, k)
     raise AssertionError(strategy)
 
 
 def _pool(index: VectorIndex, candidates: np.ndarray | None) -> np.ndarray:
+    """The labels an exact scan reads: the candidates that are in the index."""
     # Listing every live label costs a copy of the set: only exact scans need it.
-    if candidates is not None:
-        return candidates
-    return np.fromiter(index.live_labels(), dtype=np.uint64)
+    if candidates is None:
+        return np.fromiter(index.live_labels(), dtype=np.uint64)
+    return np.fromiter((d for d in candidates.tolist() if index.is_live(d)), np.uint64)
 
 
 def _hits(records: dict[int, Record | None], labels: np.ndarray, dists: np.ndarray) -> list[Hit]:
@@ -141,22 +243,37 @@ def _exact(index: VectorIndex, labels: np.ndarray, queries: np.ndarray, k: int) 
 
 
 def _post_filter(
-    index: VectorIndex, candidates: np.ndarray, queries: np.ndarray, k: int, ef: int
+    index: VectorIndex, candidates: int, keep: _Keep, queries: np.ndarray, k: int, ef: int
 ) -> _Rows:
-    """Oversample HNSW and drop non-matches, widening until every row has k.
-    RuntimeError when HNSW cannot (the caller falls back to an exact scan)."""
-    allowed = set(candidates.tolist())
+    """Oversample HNSW and drop what the part does not keep, widening until
+    every row has k. RuntimeError when HNSW cannot (the caller falls back to
+    an exact scan)."""
     total = index.live_count
-    want = min(total, math.ceil(k * total / len(candidates) * 1.5) + 8)
+    want = min(total, math.ceil(k * total / max(candidates, 1) * 1.5) + 8)
     while True:
         lab, dis = index.knn(queries, want, max(ef, want))
-        out_l, out_d = [], []
-        for row_l, row_d in zip(lab, dis, strict=True):
-            mask = np.fromiter((int(x) in allowed for x in row_l), dtype=bool, count=len(row_l))
-            out_l.append(row_l[mask][:k])
-            out_d.append(row_d[mask][:k])
+        ok = keep(lab)
+        out_l = [row[m][:k] for row, m in zip(lab, ok, strict=True)]
+        out_d = [row[m][:k] for row, m in zip(dis, ok, strict=True)]
         if all(len(x) >= k for x in out_l):
             return out_l, out_d
         if want >= total:
             raise RuntimeError("post-filtering cannot fill k")
         want = min(total, want * 4)
+
+
+def _merge(runs: list[_Rows], n_rows: int, k: int) -> _Rows:
+    """One top-k per row from the rows of every part (each sorted by distance)."""
+    if not runs:
+        empty = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.float32)
+        return [empty[0]] * n_rows, [empty[1]] * n_rows
+    if len(runs) == 1:
+        return runs[0]
+    out_l, out_d = [], []
+    for row in range(n_rows):
+        lab = np.concatenate([r[0][row] for r in runs])
+        dis = np.concatenate([r[1][row] for r in runs])
+        top = np.argsort(dis, kind="stable")[:k]
+        out_l.append(lab[top])
+        out_d.append(dis[top])
+    return out_l, out_d

@@ -10,6 +10,11 @@ graph walk; an allow-filter makes hnswlib call back into Python for every
 visited node, which pays only when the filter rejects much of the graph; a
 post-filter wastes little when most of what HNSW returns matches anyway.
 
+A search over several parts of a node's copies (replica positions, whole
+or by token range: `node.search`) plans each part on its own: `live` is
+the size of that part's index, `candidates` how many of its objects the
+filter and the ranges leave.
+
 The strategy is reported to the caller (`SearchPlan.strategy`, EXPLAIN). A
 strategy that cannot fill k (hnswlib gives up on a graph with many deletions)
 falls back to an exact scan, reported as `exact_fallback` (`node.search`).

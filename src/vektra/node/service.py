@@ -33,6 +33,7 @@ from vektra.node.epoch import MAX_EPOCH
 from vektra.node.node_info import NodeInfo
 from vektra.node.records import ObjectOutcome, Outcome, Record, Write
 from vektra.node.search import SearchResult
+from vektra.node.shard_requests import parts_from_pb, ranges_from_pb
 from vektra.node.wire import versioned_pb
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
@@ -391,3 +392,62 @@ class NodeService(node_pb2_grpc.NodeServicer):
                     versioned_pb(r, request.include_vectors) for r in records[start : start + size]
                 ]
             )
+
+    # ------------------------------------------------------------ shard reads
+    # A router gives each node the parts of the data it answers for, so that
+    # every object is searched, listed and counted once (DESIGN.md, "Replica
+    # states and reading each copy once").
+
+    async def ShardSearch(
+        self, request: npb.ShardSearchRequest, context: Ctx
+    ) -> npb.ShardSearchResponse:
+        req = request.search
+        schema = self._engine.schema(req.collection)
+        spec = resolve_field(schema, req.field)
+        limits = self._engine.limits
+        validate_search(limits, req.k, req.ef)
+        queries = decode_query_rows(req.vectors, req.rows, spec, limits)
+        flt = parse_filter(schema, limits, req.filter)
+        parts = parts_from_pb(request.parts, schema)
+        results = await _run(
+            self._engine.search, req.collection, spec, queries, req.k, req.ef, flt, parts
+        )
+        out = []
+        for r in results:
+            row = _result_pb(r, req.include_properties, req.include_vectors)
+            row.ClearField("coverage")  # the router's to say, over every node it asked
+            out.append(row)
+        return npb.ShardSearchResponse(results=out, searched=results[0].searched)
+
+    async def ShardQuery(
+        self, request: npb.ShardQueryRequest, context: Ctx
+    ) -> npb.ShardQueryResponse:
+        req = request.query
+        schema = self._engine.schema(req.collection)
+        limits = self._engine.limits
+        limit = req.limit or _DEFAULT_QUERY_LIMIT
+        if limit > limits.max_query_limit:
+            raise InvalidArgument(
+                "limit", f"limit={limit} is above the limit of {limits.max_query_limit}"
+            )
+        if req.offset + limit > limits.max_query_window:
+            raise InvalidArgument(
+                "offset", f"offset + limit must stay within {limits.max_query_window}"
+            )
+        if not request.ranges:
+            raise InvalidArgument("ranges", "no token range to query")
+        ranges = ranges_from_pb(request.ranges, "ranges")
+        flt = parse_filter(schema, limits, req.filter)
+        # The first offset + limit in the public order: the router pages the
+        # union of every node's answer.
+        records = await _run(
+            self._engine.query,
+            req.collection,
+            flt,
+            req.offset + limit,
+            0,
+            req.order_by,
+            req.descending,
+            ranges,
+        )
+        return npb.ShardQueryResponse(objects=[_object_pb(r, req.include_vectors) for r in records])
