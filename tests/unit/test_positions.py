@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from vektra.common import filters
+from vektra.common.hlc import HybridClock
 from vektra.common.membership import Member, MemberState
 from vektra.common.ring import TOKEN_END, Ring, token
 from vektra.common.schema import CollectionSchema
@@ -21,6 +22,7 @@ from vektra.node.cluster_view import ClusterView
 from vektra.node.doc_table import ABSENT, DocTable
 from vektra.node.engine import Engine
 from vektra.node.placement import NO_POSITION, Placement
+from vektra.node.records import Write
 from vektra.node.search import SearchPart, SearchResult
 from vektra.node.token_ranges import Span, in_ranges
 
@@ -74,6 +76,20 @@ def _objects(rows: np.ndarray) -> list[ObjectIn]:
     ]
 
 
+_CLOCK = HybridClock("router-test")
+
+
+def _upsert(e: Engine, objects: list[ObjectIn]) -> None:
+    """Write as a router does to a node of a cluster: versioned replica writes."""
+    version = _CLOCK.now()
+    e.apply("docs", [Write(o.id, version, False, o.properties, o.vectors) for o in objects])
+
+
+def _delete(e: Engine, ids: list[str]) -> None:
+    version = _CLOCK.now()
+    e.apply("docs", [Write(i, version, True) for i in ids])
+
+
 def _replica_rows(node_id: str, ring: Ring = RING) -> np.ndarray:
     return np.asarray(
         [i for i in range(N) if node_id in ring.replicas(int(TOKENS[i]), RF)], dtype=np.int64
@@ -89,7 +105,7 @@ def _node(tmp: Path, node_id: str, view: ClusterView | None = None, **config: ob
     assert e.set_cluster(view or _view(node_id)) == []
     rows = _replica_rows(node_id)
     for start in range(0, len(rows), 500):
-        e.upsert("docs", _objects(rows[start : start + 500]))
+        _upsert(e, _objects(rows[start : start + 500]))
     return e
 
 
@@ -325,8 +341,8 @@ def test_checkpoint_restart_and_replay_per_position(tmp_path: Path) -> None:
     # After the checkpoint: deletes at both positions, and updates.
     rows = _replica_rows("node-a")
     at = np.asarray([RING.position(int(TOKENS[i]), "node-a", RF) for i in rows])
-    e.delete("docs", [IDS[i] for i in rows[:100]])
-    e.upsert("docs", _objects(rows[100:150]))
+    _delete(e, [IDS[i] for i in rows[:100]])
+    _upsert(e, _objects(rows[100:150]))
     e.store.close()  # a crash: no closing checkpoint
 
     again = Engine(e.config, view)
@@ -397,7 +413,7 @@ def test_a_ring_change_repartitions_and_a_state_change_does_not(tmp_path: Path) 
     assert orphans and e.count_all("docs") == len(held)
     assert not orphans & (_ids_at(e, 0) | _ids_at(e, 1))
     # New writes follow the new ring; a restart under it loads what was checkpointed.
-    e.upsert("docs", _objects(np.asarray([i for i in range(N) if i not in set(held)][:50])))
+    _upsert(e, _objects(np.asarray([i for i in range(N) if i not in set(held)][:50])))
     e.close()
     again = Engine(e.config, four)
     assert set(again.recovery.values()) == {"loaded"}
