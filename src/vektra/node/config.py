@@ -13,7 +13,7 @@ from pathlib import Path
 from vektra.common.keepalive import DEFAULT_INTERVAL_S, Keepalive
 from vektra.common.limits import Limits
 
-__all__ = ["EngineConfig", "NodeConfig"]
+__all__ = ["EngineConfig", "NodeConfig", "RepairConfig"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,18 @@ class EngineConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RepairConfig:
+    """Anti-entropy (see node.repair)."""
+
+    enabled: bool = True
+    interval_s: float = 30.0  # between background passes (at once while RECOVERING)
+    max_objects_per_s: float = 5000.0  # records pulled and pushed, together; 0: no limit
+    tombstone_grace_s: float = 3600.0  # a tombstone is kept at least this long
+    batch: int = 256  # records per Fetch or Apply
+    timeout_s: float = 10.0  # per call to a peer
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     data_dir: Path = Path("./vektra-data/node")
     listen: str = "127.0.0.1:7701"
@@ -49,10 +61,25 @@ class NodeConfig:
     keepalive_interval_s: float = DEFAULT_INTERVAL_S
     exact_search_max: int = 4096
     post_filter_min_share: float = 0.3
+    # Anti-entropy: replicas compare every range they share and exchange the
+    # differences, at once while this node is RECOVERING and every interval.
+    anti_entropy: bool = True
+    anti_entropy_interval_s: float = 30.0
+    anti_entropy_max_objects_per_s: float = 5000.0
+    tombstone_grace_s: float = 3600.0
 
     @property
     def keepalive(self) -> Keepalive:
         return Keepalive(self.keepalive_interval_s)
+
+    @property
+    def repair(self) -> RepairConfig:
+        return RepairConfig(
+            enabled=self.anti_entropy,
+            interval_s=self.anti_entropy_interval_s,
+            max_objects_per_s=self.anti_entropy_max_objects_per_s,
+            tombstone_grace_s=self.tombstone_grace_s,
+        )
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(

@@ -53,6 +53,7 @@ from vektra.node.placement import Placement
 from vektra.node.position_indexes import FieldIndexes
 from vektra.node.records import Record, Write, WriteResult
 from vektra.node.recovery import open_collection
+from vektra.node.repair_plan import Entry
 from vektra.node.repartition import repartition
 from vektra.node.search import SearchPart, SearchResult
 from vektra.node.store import Store
@@ -271,6 +272,16 @@ class Engine:
     def get_versions(self, name: str, ids: list[str]) -> list[Record | None]:
         """Records including tombstones (for replicas comparing versions)."""
         return self._store.get(self._colls.get(name).meta, ids)
+
+    def range_entries(self, name: str, start: int, end: int | None) -> list[Entry]:
+        """(id, version, deleted) of every record in a token range (anti-entropy)."""
+        return self._store.records.entries(self._colls.get(name).meta, start, end)
+
+    def purge_tombstones(self, name: str, tombstones: list[Entry]) -> int:
+        """Forget tombstones every replica holds past the grace period (anti-entropy)."""
+        meta = self._colls.get(name).meta
+        with self._write_lock:
+            return self._store.records.purge_tombstones(meta, tombstones)
 
     def get_hints(self, name: str, target: str, ids: list[str]) -> list[Record | None]:
         """The writes this node keeps as hints for `target` (a stand-in reading

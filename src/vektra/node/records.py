@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
 import numpy as np
 
 from vektra.common.errors import Internal
@@ -44,6 +45,7 @@ from vektra.node.change_log import ChangeLog
 from vektra.node.hints import Hints
 from vektra.node.lmdb_env import Db, LmdbEnv, Txn
 from vektra.node.property_index import PropertyIndex
+from vektra.node.repair_plan import Entry
 
 __all__ = [
     "IndexChange",
@@ -360,3 +362,48 @@ class Records:
                 if not k.startswith(prefix) or (end is not None and k >= end):
                     return
                 yield _decode(keys.split_object_key(k)[2], v)
+
+    # ------------------------------------------------------------ anti-entropy
+
+    def entries(self, meta: CollectionMeta, token_start: int, token_end: int | None) -> list[Entry]:
+        """(id, version, deleted) of every record whose token is in [start,
+        end), in key order. Only the head of each record is decoded: its
+        properties and vectors are skipped, not built."""
+        prefix = keys.coll_prefix(meta.no)
+        start = prefix + keys.token_bytes(token_start)
+        end = None if token_end is None else prefix + keys.token_bytes(token_end)
+        out: list[Entry] = []
+        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        with self._env.reader() as txn:
+            cur = txn.cursor(db=self._objects)
+            if not cur.set_range(start):
+                return out
+            for k, v in cur:
+                if not k.startswith(prefix) or (end is not None and k >= end):
+                    break
+                head.feed(v)
+                head.read_array_header()
+                version, deleted = head.unpack(), head.unpack()
+                for _ in range(3):  # docno, properties, vectors
+                    head.skip()
+                out.append(Entry(keys.split_object_key(k)[2], Version.from_tuple(version), deleted))
+        return out
+
+    def purge_tombstones(self, meta: CollectionMeta, tombstones: list[Entry]) -> int:
+        """Forget tombstones that every replica holds (anti-entropy decided):
+        only those still exactly as given; returns how many went."""
+
+        def txn_fn(txn: Txn) -> int:
+            n = 0
+            for e in tombstones:
+                okey = keys.object_key(meta.no, token(meta.name, e.id), e.id)
+                raw = txn.get(okey, db=self._objects)
+                if raw is None:
+                    continue
+                rec = _decode(e.id, raw)
+                if rec.deleted and rec.version == e.version:
+                    txn.delete(okey, db=self._objects)
+                    n += 1
+            return n
+
+        return self._env.write(txn_fn)

@@ -31,6 +31,7 @@ from vektra.node.engine import Engine
 from vektra.node.epoch import EpochInterceptor
 from vektra.node.handoff import Handoff
 from vektra.node.incarnation import IncarnationInterceptor
+from vektra.node.repair import Repair
 from vektra.node.service import NodeService, VektraService
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 
@@ -94,12 +95,14 @@ async def serve(config: NodeConfig) -> None:
     log.info("node %s indexes: %s", engine.node_id, engine.recovery)
     checkpoints = asyncio.create_task(_checkpoint_loop(engine, config.checkpoint_interval_s))
     channels = NodeChannels(engine.node_id, engine.limits, config.keepalive)
-    handoff = asyncio.create_task(Handoff(engine, channels).run_forever())
+    tasks = [checkpoints, asyncio.create_task(Handoff(engine, channels).run_forever())]
+    if config.repair.enabled:
+        tasks.append(asyncio.create_task(Repair(engine, channels, config.repair).run_forever()))
 
     async def stop() -> None:
         await node.health.enter_graceful_shutdown()
         await node.server.stop(config.grace_s)  # in-flight requests get grace_s to finish
-        for task in (checkpoints, handoff):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

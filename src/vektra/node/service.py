@@ -16,7 +16,7 @@ import grpc
 from vektra.common.addresses import connectable_address
 from vektra.common.errors import InvalidArgument, VektraError
 from vektra.common.grpc_errors import abort_with
-from vektra.common.pb import schema_from_pb, schema_to_pb, version_from_pb, version_to_pb
+from vektra.common.pb import schema_from_pb, schema_to_pb, version_to_pb
 from vektra.common.pb_cluster import members_from_pb
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
@@ -27,14 +27,15 @@ from vektra.common.validation import (
     validate_objects,
     validate_search,
 )
-from vektra.common.values import check_id, decode_vector, pack
+from vektra.common.values import decode_vector, pack
 from vektra.node.engine import Engine
 from vektra.node.epoch import MAX_EPOCH
 from vektra.node.node_info import NodeInfo
-from vektra.node.records import ObjectOutcome, Outcome, Record, Write
+from vektra.node.records import ObjectOutcome, Outcome, Record
+from vektra.node.repair_plan import range_digest
 from vektra.node.search import SearchResult
 from vektra.node.shard_requests import parts_from_pb, ranges_from_pb
-from vektra.node.wire import versioned_pb
+from vektra.node.wire import versioned_pb, writes_from_pb
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 from vektra.v1 import vektra_pb2 as pb
@@ -293,29 +294,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
 
     async def Apply(self, request: npb.ApplyRequest, context: Ctx) -> npb.ApplyResponse:
         schema = self._engine.schema(request.collection)
-        limits = self._engine.limits
-        live = [o for o in request.objects if not o.deleted]
-        checked = (
-            validate_objects(schema, limits, [(o.id, o.properties, dict(o.vectors)) for o in live])
-            if live
-            else []
-        )
-        by_id = {o.id: o for o in checked}
-        writes = []
-        for i, o in enumerate(request.objects):
-            version = version_from_pb(o.version, f"objects[{i}].version")
-            if o.deleted:
-                check_id(o.id, f"objects[{i}].id", limits)
-                writes.append(Write(o.id, version, True, hint_for=o.hint_for or None))
-            else:
-                v = by_id[o.id]
-                writes.append(
-                    Write(
-                        o.id, version, False, v.properties, v.vectors, hint_for=o.hint_for or None
-                    )
-                )
-        if len(writes) > limits.max_batch_objects:
-            raise InvalidArgument("objects", f"above the batch limit of {limits.max_batch_objects}")
+        writes = writes_from_pb(schema, self._engine.limits, request.objects)
         result = await _run(self._engine.apply, request.collection, writes, request.incarnation)
         return npb.ApplyResponse(
             applied=result.applied,
@@ -451,3 +430,34 @@ class NodeService(node_pb2_grpc.NodeServicer):
             ranges,
         )
         return npb.ShardQueryResponse(objects=[_object_pb(r, req.include_vectors) for r in records])
+
+    # ------------------------------------------------------------ anti-entropy
+
+    async def RangeDigest(
+        self, request: npb.RangeDigestRequest, context: Ctx
+    ) -> npb.RangeDigestResponse:
+        self._engine.schema(request.collection)
+        spans = ranges_from_pb(request.ranges, "ranges")
+
+        def digests() -> list[tuple[bytes, int]]:
+            out = []
+            for start, end in spans:
+                entries = self._engine.range_entries(request.collection, start, end)
+                out.append((range_digest(entries), len(entries)))
+            return out
+
+        found = await _run(digests)
+        return npb.RangeDigestResponse(digests=[d for d, _ in found], records=[n for _, n in found])
+
+    async def RangeVersions(
+        self, request: npb.RangeVersionsRequest, context: Ctx
+    ) -> npb.RangeVersionsResponse:
+        self._engine.schema(request.collection)
+        ((start, end),) = ranges_from_pb([request.range], "range")
+        entries = await _run(self._engine.range_entries, request.collection, start, end)
+        return npb.RangeVersionsResponse(
+            objects=[
+                npb.VersionedObject(id=e.id, version=version_to_pb(e.version), deleted=e.deleted)
+                for e in entries
+            ]
+        )

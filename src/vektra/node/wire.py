@@ -1,17 +1,24 @@
-"""The protobuf form of a node's versioned records, shared by the two places
-that send them: the node's service (Fetch, ScanRange) and hinted handoff
-(Apply to the member a hint is for)."""
+"""The protobuf form of a node's versioned records, both ways: shared by
+the node's service (Apply, Fetch, ScanRange), hinted handoff (Apply to the
+member a hint is for) and anti-entropy (records pulled from and pushed to a
+peer replica)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from vektra.common.errors import InvalidArgument
 from vektra.common.hlc import Version
-from vektra.common.pb import version_to_pb
-from vektra.common.values import pack
+from vektra.common.limits import Limits
+from vektra.common.pb import version_from_pb, version_to_pb
+from vektra.common.schema import CollectionSchema
+from vektra.common.validation import validate_objects
+from vektra.common.values import check_id, pack
+from vektra.node.records import Write
 from vektra.v1 import node_pb2 as npb
 
-__all__ = ["versioned_pb"]
+__all__ = ["versioned_pb", "writes_from_pb"]
 
 
 class Versioned(Protocol):
@@ -37,3 +44,30 @@ def versioned_pb(rec: Versioned, include_vectors: bool = True) -> npb.VersionedO
         version=version_to_pb(rec.version),
         deleted=rec.deleted,
     )
+
+
+def writes_from_pb(
+    schema: CollectionSchema, limits: Limits, objects: Sequence[npb.VersionedObject]
+) -> list[Write]:
+    """Versioned writes as a replica receives them, checked like any input
+    (INVALID_ARGUMENT naming the field) before anything is written."""
+    live = [o for o in objects if not o.deleted]
+    checked = (
+        validate_objects(schema, limits, [(o.id, o.properties, dict(o.vectors)) for o in live])
+        if live
+        else []
+    )
+    by_id = {o.id: o for o in checked}
+    writes = []
+    for i, o in enumerate(objects):
+        version = version_from_pb(o.version, f"objects[{i}].version")
+        hint_for = o.hint_for or None
+        if o.deleted:
+            check_id(o.id, f"objects[{i}].id", limits)
+            writes.append(Write(o.id, version, True, hint_for=hint_for))
+        else:
+            v = by_id[o.id]
+            writes.append(Write(o.id, version, False, v.properties, v.vectors, hint_for=hint_for))
+    if len(writes) > limits.max_batch_objects:
+        raise InvalidArgument("objects", f"above the batch limit of {limits.max_batch_objects}")
+    return writes
