@@ -31,7 +31,6 @@ def loaded(client: Client) -> Client:
         "docs",
         vectors={"v": {"dim": DIM, "metric": "cosine"}},
         properties={"n": "int", "group": "keyword"},
-        replication_factor=2,
     )
     col = client.collection("docs")
     col.upsert(
@@ -83,9 +82,10 @@ def test_position_zero_whole_is_the_public_search(
     ]
     assert [r.hits[0].id for r in resp.results] == ["d0", "d1", "d2"]
     assert resp.results[0].plan.strategy == "exact" and resp.results[0].plan.candidates == N
-    # Alone, nothing is at position 1 (the collection has rf 2): no hits, nothing searched.
-    empty = nodes.ShardSearch(npb.ShardSearchRequest(search=_batch(), parts=[_part(1)]), timeout=30)
-    assert empty.searched == 0 and all(not r.hits for r in empty.results)
+    # Alone, a node keeps one copy of each object: there is no position 1.
+    with pytest.raises(grpc.RpcError) as err:
+        nodes.ShardSearch(npb.ShardSearchRequest(search=_batch(), parts=[_part(1)]), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_ranges_keep_only_hits_in_them_and_still_fill_k(
