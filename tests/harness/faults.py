@@ -110,6 +110,15 @@ class Faults:
     def rules(self) -> tuple[Rule, ...]:
         return tuple(self._rules)
 
+    def count(self) -> int:
+        """How many calls the process's rules have matched since it started,
+        asked now (by sending the same rules again, which leaves held calls
+        held): `wait_until(lambda: faults.count() > n, ...)` tells when a
+        call has reached a `hold`."""
+        with self._lock:
+            self._send(list(self._rules))
+        return self.matched
+
     # ------------------------------------------------------------ adding
 
     def drop(self, method: str, caller: str | None = None) -> Installed:

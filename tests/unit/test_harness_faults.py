@@ -58,7 +58,8 @@ def test_a_rule_added_in_a_with_block_is_removed_on_leaving_it() -> None:
     f = Recorded()
     f.drop(APPLY)
     with f.hold(FETCH) as held:
-        assert f.rules == (Rule(APPLY, "drop"), held.rule)
+        inside = f.rules
+    assert inside == (Rule(APPLY, "drop"), held.rule)
     assert f.rules == (Rule(APPLY, "drop"),)
     assert f.sent[-1] == [Rule(APPLY, "drop")]
 
@@ -97,3 +98,11 @@ def test_a_process_without_fault_injection_says_so() -> None:
     with pytest.raises(RuntimeError, match=r"SetFaults on node-1 at 127\.0\.0\.1:1 failed"):
         f.drop(APPLY)
     assert f.rules == ()
+
+
+def test_count_asks_the_process_with_the_same_rules() -> None:
+    f = Recorded()
+    f.hold(APPLY)
+    f.matched = 3  # as a reply would set it
+    assert f.count() == 3
+    assert f.sent == [[Rule(APPLY, "hold")], [Rule(APPLY, "hold")]]
