@@ -435,7 +435,8 @@ class Cluster:
             members = ", ".join(f"{x.id}={x.state.value}@{x.address}" for x in m.members)
             parts.append(f"map: epoch {m.epoch}, cluster {m.cluster_id or '-'}, {members}")
         except Exception as exc:
-            parts.append(f"map: unavailable ({exc})")
+            why = _why(exc) if isinstance(exc, grpc.RpcError) else repr(exc)
+            parts.append(f"map: unavailable ({why})")
         for name, faults in self._faults.items():
             if faults.rules:
                 parts.append(f"failpoints on {name}: {list(faults.rules)}")
