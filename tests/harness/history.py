@@ -27,6 +27,20 @@ operation is concurrent with everything after its invocation, so it can
 explain any later state but is never counted against: the checker only
 counts what no order of overlapping operations could produce.
 
+Two choices worth knowing:
+
+* Resurrection looks at the write the read saw, by its write id: a later
+  upsert excuses reading that upsert, never reading the older write the
+  delete removed; and a write that overlapped the delete may win over it.
+* Staleness counts a write only where the levels must meet whatever the
+  replication factor: QUORUM gets against QUORUM or ALL writes, ALL gets
+  against every write.
+
+Resurrection is checked for every read, at any level, as issue 8 asks. A
+read served by one replica (a get at ONE, a search, a query) can only
+promise that with deletes every replica has acknowledged: ALL, or QUORUM
+at RF <= 2, where a quorum is every replica.
+
 Timestamps are `time.monotonic()` of this process: one clock for every
 thread of the test.
 """

@@ -25,6 +25,15 @@ __all__ = ["CALLER", "Probe", "report_of"]
 
 CALLER = "harness"
 
+# As the routers' channels: a process restarted on its address is found again
+# within 2 s (gRPC's default backoff grows to minutes, which would stall a
+# validate() after a long outage), and a large scan batch fits.
+_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+]
+
 
 def report_of(info: npb.NodeInfoResponse) -> NodeReport:
     return NodeReport(
@@ -48,7 +57,7 @@ class Probe:
     def _channel(self, address: str) -> grpc.Channel:
         channel = self._channels.get(address)
         if channel is None:
-            channel = self._channels[address] = grpc.insecure_channel(address)
+            channel = self._channels[address] = grpc.insecure_channel(address, _OPTIONS)
         return channel
 
     def close(self) -> None:
