@@ -249,3 +249,13 @@ def test_a_process_without_fault_injection_refuses_rules(
     address = proc.start()
     with pytest.raises(RuntimeError, match=r"UNIMPLEMENTED \(was it started with failpoints"):
         Faults("plain", address).drop(GET_MAP)
+
+
+def test_a_cluster_that_does_not_come_up_leaves_nothing_running(tmp_path: Path) -> None:
+    # Without nodes the coordinator publishes no map, so the router never
+    # reports every node active: start() gives up and stops what it started.
+    cluster = Cluster(tmp_path, nodes=0, failpoints=True)
+    with pytest.raises(TimeoutError, match="every node is active"):
+        cluster.start(timeout_s=3)
+    assert cluster.coordinator is not None and cluster.routers
+    assert not any(p.running() for p in cluster.processes())
