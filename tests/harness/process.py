@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from vektra.common.launcher import ServerChild
@@ -42,13 +42,20 @@ class ServerProcess(ServerChild):
     that exits or stays silent is killed and `start` raises a `LaunchError`
     (a RuntimeError) showing the end of its log. `args` are the arguments
     after `serve ROLE`; `restart()` rewrites their `--listen` to the bound
-    address."""
+    address. `env` is set over the inherited environment at every spawn
+    (`self.env` may be changed between restarts)."""
 
-    def __init__(self, name: str, args: list[str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         if len(args) < 2 or args[0] != "serve":
             raise ValueError(f"expected ['serve', ROLE, ...], got {args!r}")
         self.log_dir = log_dir
-        super().__init__(name, args[1], args[2:], log_dir / f"{name}.log")
+        super().__init__(name, args[1], args[2:], log_dir / f"{name}.log", env=env)
 
     def kill(self, sig: int = signal.SIGKILL) -> int | None:
         """Send `sig` (SIGKILL unless told) and wait for the exit."""
@@ -61,10 +68,16 @@ class ServerProcess(ServerChild):
 
 
 def node_process(
-    name: str, data_dir: Path, log_dir: Path, port: int = 0, *extra: str
+    name: str,
+    data_dir: Path,
+    log_dir: Path,
+    port: int = 0,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
 ) -> ServerProcess:
     return ServerProcess(
         name,
         ["serve", "node", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}", *extra],
         log_dir,
+        env=env,
     )

@@ -97,3 +97,25 @@ def test_a_paused_child_does_not_answer_and_still_stops_gracefully(
     # SIGTERM alone would wait for a SIGCONT forever; stop() sends both.
     assert node.stop(timeout_s=30) == 0
     assert not node.killed_after_grace
+
+
+def test_a_childs_own_environment_is_set_over_ours_at_every_spawn(
+    children: list[ServerChild], tmp_path: Path
+) -> None:
+    # A coordinator, which needs no node to start: its fault-injection
+    # setting comes from the child's own environment only.
+    args = ["--data-dir", str(tmp_path / "coordinator"), "--listen", "127.0.0.1:0"]
+    child = ServerChild(
+        "coordinator",
+        "coordinator",
+        args,
+        tmp_path / "logs" / "coordinator.log",
+        env={"VEKTRA__COORDINATOR__FAILPOINTS": "1"},
+    )
+    children.append(child)
+    child.start(timeout_s=60)
+    assert "fault injection is ON" in child.tail(50)
+    del child.env["VEKTRA__COORDINATOR__FAILPOINTS"]
+    child.restart(timeout_s=60)
+    second = child.tail(200).split("start #2")[1]
+    assert "fault injection is ON" not in second

@@ -172,6 +172,8 @@ def test_cluster_status_round_trip_and_unknown_state() -> None:
             NodeStatus(id="n2", address="10.0.0.2:7701", state="draining", objects=0),
             NodeStatus(id="n3", address="10.0.0.3:7701", state="down", objects=None),
             NodeStatus(id="n4", address="10.0.0.4:7701", state="joining", objects=0),
+            NodeStatus(id="n5", address="10.0.0.5:7701", state="recovering", objects=3),
+            NodeStatus(id="n6", address="10.0.0.6:7701", state="left", objects=None),
         ),
     )
     assert cv.cluster_status_from_proto(cv.cluster_status_to_proto(status)) == status

@@ -81,7 +81,13 @@ __all__ = [
 _IMPORT_BATCH_BYTES = 8 << 20
 _HNSW_KEYS = ("m", "ef_construction", "ef")
 # How `cluster status` colours node states on a terminal.
-_STATE_STYLES = {"active": "green", "joining": "yellow", "draining": "yellow", "down": "red"}
+_STATE_STYLES = {
+    "active": "green",
+    "joining": "yellow",
+    "recovering": "yellow",
+    "draining": "yellow",
+    "down": "red",
+}
 
 
 def status_table(status: ClusterStatus) -> str:

@@ -72,6 +72,8 @@ _STATE_FROM_PB: dict[pb.NodeState, NodeState] = {
     pb.NODE_STATE_ACTIVE: "active",
     pb.NODE_STATE_DRAINING: "draining",
     pb.NODE_STATE_DOWN: "down",
+    pb.NODE_STATE_RECOVERING: "recovering",
+    pb.NODE_STATE_LEFT: "left",
 }
 _STATE_TO_PB = {v: k for k, v in _STATE_FROM_PB.items()}
 

@@ -32,7 +32,7 @@ __all__ = [
     "Version",
 ]
 
-NodeState = Literal["joining", "active", "draining", "down", "unknown"]
+NodeState = Literal["joining", "active", "recovering", "draining", "down", "left", "unknown"]
 
 
 def _vectors_equal(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:

@@ -5,6 +5,7 @@
     child.pause(); child.resume()            # SIGSTOP / SIGCONT
     child.kill()                             # SIGKILL, reaped
     child.restart()                          # again, on the address it had bound
+    child.env["VEKTRA__ROUTER__CLOCK_OFFSET_S"] = "30"   # set over os.environ at each spawn
     code = child.stop(timeout_s=30)          # SIGTERM, SIGKILL after the grace period
 
 The child runs `python -m vektra.cli.main [--log-level L] serve ROLE ARGS` with
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,7 @@ class ServerChild:
         *,
         log_level: str | None = None,
         own_process_group: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.role = role
@@ -131,6 +133,10 @@ class ServerChild:
         # In its own process group, a Ctrl-C in the terminal reaches only the
         # launching process, which then stops its children in order.
         self.own_process_group = own_process_group
+        # Set over the inherited environment at each spawn, so a caller can
+        # change it between restarts (a test restarting a router with its
+        # clock skewed); `vektra up` leaves it empty.
+        self.env: dict[str, str] = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.address: str | None = None
         self.server_id: str | None = None
@@ -189,7 +195,7 @@ class ServerChild:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
                 process_group=0 if self.own_process_group else None,
             )
 
