@@ -26,8 +26,14 @@ from tests.harness.probe import Probe
 from tests.harness.process import ServerProcess, wait_until
 from tests.harness.recording import RecordingClient, create_recorded_collection
 from vektra import Client
+from vektra.common.channels import NodeChannels
 from vektra.common.errors import Unavailable
+from vektra.common.hlc import HybridClock
 from vektra.common.membership import ClusterMap
+from vektra.common.pb import version_to_pb
+from vektra.common.values import pack
+from vektra.v1 import node_pb2 as npb
+from vektra.v1 import node_pb2_grpc
 
 DIM = 4
 APPLY = "/vektra.v1.Node/Apply"
@@ -57,6 +63,28 @@ def _settled(cluster: Cluster, writer: RecordingClient) -> None:
 # ---------------------------------------------------------------- cluster faults
 
 
+def _plant(cluster: Cluster, i: int, object_id: str) -> None:
+    """Apply one object on node i alone, with the map's headers."""
+    m = cluster.map()
+    schema = m.collection("docs")
+    assert schema is not None
+    address = cluster.nodes[i].address
+    assert address is not None
+    md = NodeChannels("test").metadata(m.epoch, m.cluster_id)
+    obj = npb.VersionedObject(
+        id=object_id,
+        properties=pack({"w": "planted-1"}),
+        vectors={"v": _vectors(1)[0].tobytes()},
+        version=version_to_pb(HybridClock("test").now()),
+    )
+    with grpc.insecure_channel(address) as channel:
+        node_pb2_grpc.NodeStub(channel).Apply(  # type: ignore[no-untyped-call]
+            npb.ApplyRequest(collection="docs", incarnation=schema.incarnation, objects=[obj]),
+            timeout=10,
+            metadata=md,
+        )
+
+
 def test_validate_passes_a_healthy_cluster_and_catches_a_planted_copy(tmp_path: Path) -> None:
     with Cluster(tmp_path, nodes=3, rf=2) as cluster, cluster.client(timeout_s=20) as client:
         w = _writer(client, History())
@@ -67,13 +95,9 @@ def test_validate_passes_a_healthy_cluster_and_catches_a_planted_copy(tmp_path: 
         assert (summary["docs"].objects, summary["docs"].tombstones) == (48, 2)
         assert sum(len(cluster.records(i, "docs")) for i in range(3)) == 2 * 50
         w.check().assert_valid()
-        # A write straight to one node's public API (no router): one copy, on
-        # a node the ring may not name. validate() must say so.
-        with cluster.node_client(0) as direct:
-            props = {"w": "planted-1"}
-            direct.collection("docs").upsert(
-                [{"id": "x", "vector": _vectors(1)[0], "properties": props}]
-            )
+        # A replica write sent to one node only, as a buggy router might:
+        # one copy, on a node the ring may not name. validate() must say so.
+        _plant(cluster, 0, "x")
         with pytest.raises(AssertionError, match="below RF in docs: 1 ids") as err:
             cluster.validate(timeout_s=2)
         assert "    x: on node-0" in str(err.value)

@@ -38,12 +38,15 @@ class Stale(Exception):
 def client_error(errors: dict[str, VektraError]) -> VektraError | None:
     """A node's refusal of the request itself (bad input), if any: passed on
     as is. Unavailability, deadlines, bugs and a node that is not in step with
-    the map (FAILED_PRECONDITION) are the node's trouble, not the caller's."""
+    the map (FAILED_PRECONDITION; NOT_FOUND for a collection the router's map
+    has, so the node has not been given it yet) are the node's trouble, not
+    the caller's."""
     for err in errors.values():
         if not isinstance(err, Unavailable) and err.code not in (
             "DEADLINE_EXCEEDED",
             "INTERNAL",
             "FAILED_PRECONDITION",
+            "NOT_FOUND",
         ):
             return err
     return None
