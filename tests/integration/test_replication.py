@@ -1,0 +1,266 @@
+"""Replication you can trust (issue 8): each finding of the hostile review as
+a scenario on a real cluster, through the one harness, ending with the
+history checker and `Cluster.validate()`.
+
+Findings already shown elsewhere: epochs taken from headers and hints lost
+by a restart (tests/integration/test_node_cluster.py), a killed, wiped or
+hung node (tests/integration/test_harness.py), a search racing deletes
+(tests/unit/test_search_during_delete.py), the coordinator's plans and
+effects (tests/unit/test_planner.py, test_coordinator_core.py).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.harness.cluster import Cluster
+from tests.harness.history import History
+from tests.harness.recording import RecordingClient, create_recorded_collection
+from vektra import Client
+from vektra.common.errors import DeadlineExceeded, Unavailable
+
+DIM = 8
+APPLY = "/vektra.v1.Node/Apply"
+RANGE_DIGEST = "/vektra.v1.Node/RangeDigest"
+SET_EPOCH = "/vektra.v1.Node/SetEpoch"
+
+
+def _vectors(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+
+
+def _ids(start: int, stop: int, prefix: str = "o") -> list[str]:
+    return [f"{prefix}{i}" for i in range(start, stop)]
+
+
+def _writer(client: Client, history: History, rf: int = 2, name: str = "w0") -> RecordingClient:
+    create_recorded_collection(client, "docs", dim=DIM, rf=rf)
+    return RecordingClient(client, history, name, "docs")
+
+
+def _settled(cluster: Cluster, *writers: RecordingClient, timeout_s: float = 90) -> None:
+    cluster.validate(timeout_s=timeout_s)
+    for w in writers:
+        w.check().assert_valid()
+
+
+def _router_client(cluster: Cluster, i: int, **kwargs: object) -> Client:
+    address = cluster.routers[i].address
+    assert address is not None
+    return Client(address, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_blank_coordinator_is_refused_and_touches_no_data(tmp_path: Path) -> None:
+    """Finding 1: a coordinator started with an empty data directory deleted
+    every collection on every node (5,010 acknowledged objects gone)."""
+    with Cluster(tmp_path, nodes=3, rf=2) as cluster, cluster.client(timeout_s=20) as client:
+        w = _writer(client, History())
+        w.upsert(_ids(0, 100), _vectors(100), consistency="all")
+        held = [len(cluster.records(i, "docs")) for i in range(3)]
+        assert sum(held) == 200
+        cluster.restart_coordinator(blank=True)
+        assert cluster.coordinator is not None
+        log = cluster.coordinator.log_path
+        cluster.wait_until(
+            lambda: "REFUSING TO BOOTSTRAP" in log.read_text(errors="replace"),
+            30,
+            "the blank coordinator refuses",
+        )
+        assert "belongs to cluster" in log.read_text(errors="replace")
+        # Nothing touched on any node, and the data path still serves on the
+        # routers' last map.
+        assert [len(cluster.records(i, "docs")) for i in range(3)] == held
+        assert len(w.get(_ids(0, 100))) == 100
+        # Its disk back, the coordinator carries on where it was.
+        cluster.coordinator.kill()
+        lost = tmp_path / "coordinator"
+        if lost.exists():
+            for p in sorted(lost.rglob("*"), reverse=True):
+                p.unlink() if p.is_file() else p.rmdir()
+            lost.rmdir()
+        (tmp_path / "coordinator.lost-1").rename(lost)
+        cluster.restart_coordinator()
+        _settled(cluster, w)
+
+
+def test_stand_ins_keep_hints_only_and_deleted_objects_stay_deleted(tmp_path: Path) -> None:
+    """Finding 2: the stand-in for a down replica kept a searchable copy after
+    handing it over; later deletes went to the owners only, and searches then
+    returned the deleted objects (at distance 0) or old versions."""
+    with Cluster(tmp_path, nodes=3, rf=2) as cluster, cluster.client(timeout_s=20) as client:
+        w = _writer(client, History())
+        cluster.kill(1)
+        cluster.wait_until(lambda: cluster.state(1) == "down", 30, "node-1 is down")
+        ids = [i for i in _ids(0, 300) if "node-1" in cluster.replicas("docs", i)][:60]
+        vectors = _vectors(len(ids), 3)
+        w.upsert(ids, vectors)  # quorum: a stand-in keeps node-1's copy as a hint
+        # The stand-in of each key (the node that is not one of its replicas)
+        # holds a hint for node-1, never a copy of its own.
+        for node in (0, 2):
+            theirs = set(cluster.records(node, "docs"))
+            stood_in = [i for i in ids if f"node-{node}" not in cluster.replicas("docs", i)]
+            assert stood_in and not theirs & set(stood_in), f"node-{node} kept copies"
+        hinted = sum(
+            h.hints
+            for node in (0, 2)
+            for h in cluster.node_info(node).hints
+            if h.target == "node-1"
+        )
+        assert hinted == len(ids)
+        cluster.restart(1)
+        cluster.wait_until(lambda: cluster.state(1) == "active", 60, "node-1 is active again")
+        w.delete(ids[:30])
+        w.upsert(ids[30:40], _vectors(10, 4))
+        for row, object_id in enumerate(ids[:30]):
+            hits = w.search(vectors[row], k=5)
+            assert object_id not in [h.id for h in hits], "a deleted object came back"
+        assert w.client.collection("docs").count() == 30
+        assert {o.id for o in w.query(limit=100)} == set(ids[30:])
+        # No node keeps a copy of a key it is not a replica of.
+        _settled(cluster, w)
+
+
+def test_dropping_and_creating_again_while_a_node_is_down(tmp_path: Path) -> None:
+    """Finding 2: dropping and re-creating a collection while a node was down
+    brought the dropped objects back when it returned (count 139 for 50)."""
+    with Cluster(tmp_path, nodes=3, rf=2) as cluster, cluster.client(timeout_s=20) as client:
+        first = _writer(client, History())
+        first.upsert(_ids(0, 80, "old"), _vectors(80), consistency="all")
+        cluster.kill(2)
+        cluster.wait_until(lambda: cluster.state(2) == "down", 30, "node-2 is down")
+        client.drop_collection("docs")
+        history = History()
+        second = _writer(client, history)
+        second.upsert(_ids(0, 50, "new"), _vectors(50, 1))
+        cluster.restart(2)
+        cluster.wait_until(lambda: cluster.state(2) == "active", 60, "node-2 is active again")
+        assert client.collection("docs").count() == 50
+        assert not [o for o in second.get(_ids(0, 80, "old"))]
+        _settled(cluster, second)
+
+
+@pytest.mark.parametrize("skew_s", [2.0, -2.0])
+def test_writes_alternating_through_routers_with_skewed_clocks(
+    tmp_path: Path, skew_s: float
+) -> None:
+    """Finding 3: with one router 200 ms behind, 100 of 200 alternating writes
+    were dropped as stale on every replica and reported as applied."""
+    with Cluster(tmp_path, nodes=3, rf=2, routers=2) as cluster:
+        cluster.skew("router-0", skew_s)
+        history = History()
+        with (
+            _router_client(cluster, 0, timeout_s=20) as c0,
+            _router_client(cluster, 1, timeout_s=20) as c1,
+        ):
+            w0 = _writer(c0, history, name="via-router-0")
+            w1 = RecordingClient(c1, history, "via-router-1", "docs")
+            for n in range(20):
+                writer = (w0, w1)[n % 2]
+                writer.upsert(["k"], _vectors(1, n))
+                (got,) = c0.collection("docs").get(["k"], include_vectors=True, consistency="all")
+                assert np.allclose(got.vectors["v"], _vectors(1, n)[0]), (
+                    f"write {n} (through router-{n % 2}) is not the stored value"
+                )
+            _settled(cluster, w0, w1)
+
+
+def test_a_hung_node_is_recovering_and_not_read_until_it_caught_up(tmp_path: Path) -> None:
+    """Finding 5 and the SIGSTOP scenario: after SIGCONT a node served reads
+    from before the outage. Held in RECOVERING by a failpoint on its repair
+    calls, it is written but never read; released, it becomes active."""
+    with (
+        Cluster(tmp_path, nodes=3, rf=2, failpoints=True) as cluster,
+        cluster.client(timeout_s=20) as client,
+    ):
+        w = _writer(client, History())
+        w.upsert(_ids(0, 100), _vectors(200)[:100], consistency="all")
+        w.upsert(_ids(100, 200), _vectors(200)[100:], consistency="all")
+        cluster.stop(1)
+        # While it hangs, and before it is marked down, writes at ONE do not
+        # wait for it (the call to it goes on in the background).
+        started = time.monotonic()
+        for n in range(5):
+            w.upsert(_ids(n * 10, n * 10 + 10), _vectors(10, 10 + n), consistency="one")
+        assert time.monotonic() - started < 10, "writes at one waited for the hung replica"
+        cluster.wait_until(lambda: cluster.state(1) == "down", 30, "node-1 is marked down")
+        # Marked down: quorum writes go through stand-ins.
+        w.upsert(_ids(0, 100), _vectors(100, 20))
+        w.delete(_ids(100, 120))
+        # node-1 cannot finish a repair pass while RangeDigest calls it makes hang.
+        holds = [cluster.faults(f"node-{i}").hold(RANGE_DIGEST, caller="node-1") for i in (0, 2)]
+        cluster.cont(1)
+        cluster.wait_until(lambda: cluster.state(1) == "recovering", 30, "node-1 is recovering")
+        searched = cluster.node_info(1).searched_objects
+        for row in range(20):
+            hits = w.search(_vectors(100, 20)[row], k=3)
+            assert hits.coverage.complete
+            assert hits[0].id == f"o{row}", "a search answered from before the outage"
+        assert len(w.get(_ids(0, 120))) == 100
+        assert cluster.node_info(1).searched_objects == searched, "a recovering node was read"
+        assert cluster.state(1) == "recovering"
+        for h in holds:
+            h.remove()
+        cluster.wait_until(lambda: cluster.state(1) == "active", 60, "node-1 is active")
+        _settled(cluster, w)
+
+
+def test_dropped_apply_calls_to_one_replica_then_healed(tmp_path: Path) -> None:
+    """Apply calls from the router to one replica dropped during ingest: with
+    rf 3, quorum writes keep succeeding and hints replay once healed; at
+    `all`, writes fail with UNAVAILABLE within their deadline, saying how
+    many replicas took them."""
+    env = {"VEKTRA__ROUTER__REQUEST_BUDGET_S": "3"}
+    with (
+        Cluster(tmp_path, nodes=3, rf=3, failpoints=True, env=env) as cluster,
+        cluster.client(timeout_s=15, retries=0) as client,
+    ):
+        w = _writer(client, History(), rf=3)
+        with cluster.faults("node-2").drop(APPLY, caller="router-0"):
+            for n in range(4):
+                w.upsert(_ids(n * 25, n * 25 + 25), _vectors(25, n))
+            started = time.monotonic()
+            with pytest.raises((Unavailable, DeadlineExceeded)) as err:
+                w.upsert(["all-1"], _vectors(1, 9), consistency="all")
+            assert time.monotonic() - started < 12
+            assert "2 of them were written to some replicas" in str(err.value) or (
+                "written to some replicas" in str(err.value)
+            ), str(err.value)
+        # Healed: the hints kept for node-2 are handed over.
+        _settled(cluster, w)
+        assert len(cluster.records(2, "docs")) >= 100
+
+
+def test_with_every_node_readable_each_object_is_searched_once(tmp_path: Path) -> None:
+    """Today 3 nodes with rf 2 searched every copy: twice the HNSW work."""
+    with Cluster(tmp_path, nodes=3, rf=2) as cluster, cluster.client(timeout_s=20) as client:
+        w = _writer(client, History())
+        w.upsert(_ids(0, 100), _vectors(100))
+        w.upsert(_ids(100, 200), _vectors(100, 1))
+        before = sum(cluster.node_info(i).searched_objects for i in range(3))
+        client.collection("docs").search_batch(_vectors(5, 7), k=5)
+        after = sum(cluster.node_info(i).searched_objects for i in range(3))
+        assert after - before == 200, "every object searched exactly once per search"
+        _settled(cluster, w)
+
+
+def test_a_failed_sync_is_retried_while_the_node_stays_active(tmp_path: Path) -> None:
+    """Finding 6: a sync that failed was never retried while the node stayed
+    ACTIVE: it missed the new collection for good."""
+    with (
+        Cluster(tmp_path, nodes=3, rf=2, failpoints=True) as cluster,
+        cluster.client(timeout_s=20) as client,
+    ):
+        node2 = cluster.faults("node-2")
+        with node2.fail(SET_EPOCH, "UNAVAILABLE", caller="coordinator"):
+            w = _writer(client, History())
+            cluster.wait_until(lambda: node2.count() >= 2, 30, "the sync was tried again")
+            assert cluster.node_info(2).epoch < cluster.map().epoch
+        cluster.wait_until(
+            lambda: cluster.node_info(2).epoch == cluster.map().epoch, 30, "node-2 is synced"
+        )
+        w.upsert(_ids(0, 50), _vectors(50), consistency="all")
+        _settled(cluster, w)
