@@ -23,8 +23,17 @@ N = 1500
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Three nodes, two routers; after the test every process it stopped is
+    started again and the cluster must validate (every copy where the ring
+    says, nothing elsewhere, no hints left, every node at the map's epoch)."""
     with Cluster(tmp_path, nodes=3, rf=2, routers=2) as c:
         yield c
+        for i, node in enumerate(c.nodes):
+            if not node.running():
+                c.restart(i)
+        if c.coordinator is not None and not c.coordinator.running():
+            c.restart_coordinator()
+        c.validate(timeout_s=90)
 
 
 def _load(c: Client, name: str = "docs", rf: int = 2, n: int = N) -> np.ndarray:

@@ -298,3 +298,55 @@ def test_a_node_wiped_while_stopped_is_rebuilt_and_counts_stay_right(tmp_path: P
         mine = [i for i in _ids(20, 300) if "node-0" in cluster.replicas("docs", i)]
         live = {i for i, r in cluster.records(0, "docs").items() if not r.deleted}
         assert set(mine) <= live
+
+
+def test_tombstones_are_purged_once_every_replica_holds_them(tmp_path: Path) -> None:
+    """Tombstones are forgotten only after the grace period and once every
+    replica of their range holds them: a replica that missed the delete (held
+    back here by a dropped Apply) keeps everyone's tombstone until it has it."""
+    env = {
+        "VEKTRA__NODE__TOMBSTONE_GRACE_S": "1",
+        "VEKTRA__NODE__ANTI_ENTROPY_INTERVAL_S": "0.5",
+        "VEKTRA__ROUTER__REQUEST_BUDGET_S": "2",
+    }
+    with (
+        Cluster(tmp_path, nodes=3, rf=2, failpoints=True, env=env) as cluster,
+        cluster.client(timeout_s=10, retries=0) as client,
+    ):
+        w = _writer(client, History())
+        w.upsert(_ids(0, 60), _vectors(60), consistency="all")
+        missed = [i for i in _ids(0, 60) if "node-2" in cluster.replicas("docs", i)][:10]
+        # node-2 misses the deletes and is cut off from handoff and
+        # anti-entropy for a while: nothing reaches it, nobody compares with it.
+        cut = [
+            cluster.faults("node-2").drop(APPLY, caller=c) for c in ("router-0", "node-0", "node-1")
+        ]
+        cut += [
+            cluster.faults(f"node-{n}").fail(m, "UNAVAILABLE", caller="node-2")
+            for n in (0, 1)
+            for m in (RANGE_DIGEST, "/vektra.v1.Node/RangeVersions")
+        ]
+        cut += [
+            cluster.faults("node-2").fail(m, "UNAVAILABLE", caller=c)
+            for c in ("node-0", "node-1")
+            for m in (RANGE_DIGEST, "/vektra.v1.Node/RangeVersions")
+        ]
+        w.delete(missed, consistency="one")
+        # Past the grace period, with anti-entropy running every half second:
+        # the other replicas still keep their tombstones, since node-2 has not
+        # got them (it still holds the objects).
+        time.sleep(3)
+        for i in missed:
+            (other,) = [n for n in cluster.replicas("docs", i) if n != "node-2"]
+            record = cluster.records(int(other[-1]), "docs").get(i)
+            assert record is not None and record.deleted, f"{other} forgot {i}'s tombstone"
+            assert not cluster.records(2, "docs")[i].deleted
+        for rule in cut:
+            rule.remove()
+        cluster.wait_until(
+            lambda: all(i not in cluster.records(n, "docs") for n in range(3) for i in missed),
+            60,
+            "the tombstones reached every replica and were then purged",
+        )
+        assert len(w.get(missed, consistency="all")) == 0
+        _settled(cluster, w)
