@@ -205,3 +205,18 @@ def test_with_rf_1_the_ranges_of_a_down_node_have_no_answer() -> None:
     led = [i for i, r in enumerate(topo.ring.ranges) if r.preference[0] == "n1"]
     assert list(a.unanswerable) == led
     assert topo.assignment(1) is topo.assignment(1), "computed once per map"
+
+
+def test_ranges_of_a_node_that_failed_are_asked_again_of_the_next_replica() -> None:
+    topo = topology(A, A, A)
+    first = assign_ranges(topo, 2)
+    missed = first.ranges_of("n1")
+    again = assign_ranges(topo, 2, missed, exclude=frozenset({"n1"}))
+    assert again.total == len(missed) and "n1" not in again.by_node
+    assert sorted(r for n in again.by_node for r in again.ranges_of(n)) == sorted(missed)
+    for node, positions in again.by_node.items():
+        assert set(positions) == {1}, "the failed leader's ranges, at the next replica's position"
+        for r in again.ranges_of(node):
+            assert topo.ring.ranges[r].replicas(2) == ("n1", node)
+    # With rf 1 there is no other replica to ask.
+    assert assign_ranges(topo, 1, missed, exclude=frozenset({"n1"})).unanswerable == missed

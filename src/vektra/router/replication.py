@@ -328,18 +328,28 @@ class RangeAssignment:
     rf: int
     by_node: dict[str, dict[int, tuple[int, ...]]]
     unanswerable: tuple[int, ...]  # ranges with no readable replica
-    total: int
+    total: int  # ranges assigned or unanswerable
 
     def ranges_of(self, node: str) -> tuple[int, ...]:
         return tuple(sorted(r for rs in self.by_node.get(node, {}).values() for r in rs))
 
 
-def assign_ranges(topo: Topology, rf: int) -> RangeAssignment:
+def assign_ranges(
+    topo: Topology,
+    rf: int,
+    ranges: Iterable[int] | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> RangeAssignment:
+    """Give each range (all of them, or just `ranges`) to its first readable
+    replica not in `exclude` (nodes that just failed to answer: their ranges
+    are asked again of the next replica)."""
     by_node: dict[str, dict[int, list[int]]] = {}
     unanswerable: list[int] = []
-    for index, r in enumerate(topo.ring.ranges):
+    wanted = range(len(topo.ring.ranges)) if ranges is None else sorted(set(ranges))
+    for index in wanted:
+        r = topo.ring.ranges[index]
         for position, node in enumerate(r.replicas(rf)):
-            if topo.readable(node):
+            if topo.readable(node) and node not in exclude:
                 by_node.setdefault(node, {}).setdefault(position, []).append(index)
                 break
         else:
@@ -348,5 +358,5 @@ def assign_ranges(topo: Topology, rf: int) -> RangeAssignment:
         rf,
         {n: {p: tuple(rs) for p, rs in ps.items()} for n, ps in by_node.items()},
         tuple(unanswerable),
-        len(topo.ring.ranges),
+        len(wanted),
     )

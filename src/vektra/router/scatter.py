@@ -11,7 +11,8 @@ and the coverage says which ranges were answered, by whom, and which not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,6 @@ from vektra.common.errors import InvalidArgument, Unavailable, VektraError
 from vektra.common.hlc import HybridClock
 from vektra.common.limits import Limits
 from vektra.common.ring import TOKEN_END, TokenRange
-from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
     decode_query_rows,
     parse_filter,
@@ -29,7 +29,7 @@ from vektra.common.validation import (
 from vektra.common.values import decode_vector
 from vektra.router.calls import NodeCalls, client_error
 from vektra.router.gather import merge_hits, merge_objects, version_of
-from vektra.router.replication import RangeAssignment, Topology
+from vektra.router.replication import RangeAssignment, Topology, assign_ranges
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
@@ -62,13 +62,6 @@ class Coverage:
         )
 
 
-def coverage_of(topo: Topology, assignment: RangeAssignment, failed: Sequence[str]) -> Coverage:
-    asked = tuple(sorted(assignment.by_node))
-    answered = sum(len(assignment.ranges_of(n)) for n in asked if n not in failed)
-    unreadable = tuple(sorted(n for n in topo.ring.owners if not topo.readable(n)))
-    return Coverage(asked, tuple(sorted(failed)), unreadable, assignment.total, answered)
-
-
 def _token_ranges(topo: Topology, indexes: Sequence[int]) -> list[npb.TokenRange]:
     out = []
     for i in indexes:
@@ -77,11 +70,19 @@ def _token_ranges(topo: Topology, indexes: Sequence[int]) -> list[npb.TokenRange
     return out
 
 
-def _parts(topo: Topology, by_position: dict[int, tuple[int, ...]]) -> list[npb.ShardPart]:
-    # A readable node answers every range it leads: its whole position-0 index.
+def _all(by_position: dict[int, tuple[int, ...]]) -> list[int]:
+    return sorted(r for ranges in by_position.values() for r in ranges)
+
+
+def _parts(
+    topo: Topology, by_position: dict[int, tuple[int, ...]], first: bool
+) -> list[npb.ShardPart]:
+    # Asked first, a readable node answers every range it leads: its whole
+    # position-0 index. Asked again (for a failed node's ranges) it searches
+    # just the ranges given.
     return [
         npb.ShardPart(position=0, all=True)
-        if position == 0
+        if position == 0 and first
         else npb.ShardPart(position=position, ranges=_token_ranges(topo, ranges))
         for position, ranges in sorted(by_position.items())
     ]
@@ -96,17 +97,52 @@ class Scatter:
     async def _scatter(
         self,
         topo: Topology,
-        schema: CollectionSchema,
         method: str,
-        requests: dict[str, Any],
+        request_for: Callable[[dict[int, tuple[int, ...]], bool], Any],
         assignment: RangeAssignment,
         timeout: float,
-    ) -> tuple[dict[str, Any], Coverage]:
-        answers, errors = await self._calls.fanout(topo, method, requests, timeout)
-        bad = client_error(errors)
-        if bad is not None:
-            raise bad
-        coverage = coverage_of(topo, assignment, list(errors))
+    ) -> tuple[list[Any], Coverage]:
+        """Ask each node of `assignment` (`request_for(its ranges by
+        position, first round)` builds its request). The ranges of a node
+        that fails to answer are asked once more of their next readable
+        replica, so one unreachable node (say, a channel still reconnecting)
+        does not make an answer partial while another replica can give it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        answers: list[Any] = []
+        answered: set[int] = set()
+        failed: set[str] = set()
+        asked: set[str] = set()
+        errors: dict[str, VektraError] = {}
+        current = assignment
+        for first in (True, False):
+            requests = {n: request_for(ps, first) for n, ps in current.by_node.items()}
+            asked.update(requests)
+            got, errs = await self._calls.fanout(
+                topo, method, requests, max(0.0, deadline - loop.time())
+            )
+            bad = client_error(errs)
+            if bad is not None:
+                raise bad
+            for node, answer in got.items():
+                answers.append(answer)
+                answered.update(current.ranges_of(node))
+            errors.update(errs)
+            failed.update(errs)
+            missed = [r for n in errs for r in current.ranges_of(n)]
+            if not missed:
+                break
+            current = assign_ranges(topo, assignment.rf, missed, exclude=frozenset(failed))
+            if not current.by_node:
+                break
+        unreadable = tuple(sorted(n for n in topo.ring.owners if not topo.readable(n)))
+        coverage = Coverage(
+            tuple(sorted(asked)),
+            tuple(sorted(failed)),
+            unreadable,
+            assignment.total,
+            len(answered),
+        )
         if not answers and assignment.total:
             raise Unavailable(_no_answer(coverage, errors))
         return answers, coverage
@@ -118,18 +154,18 @@ class Scatter:
     ) -> tuple[list[pb.SearchResponse], Coverage]:
         schema = self._calls.schema(topo, batch.collection)
         assignment = topo.assignment(schema.replication_factor)
-        requests = {
-            node: npb.ShardSearchRequest(
-                search=batch, parts=_parts(topo, parts), incarnation=schema.incarnation
-            )
-            for node, parts in assignment.by_node.items()
-        }
         answers, coverage = await self._scatter(
-            topo, schema, "ShardSearch", requests, assignment, timeout
+            topo,
+            "ShardSearch",
+            lambda parts, first: npb.ShardSearchRequest(
+                search=batch, parts=_parts(topo, parts, first), incarnation=schema.incarnation
+            ),
+            assignment,
+            timeout,
         )
         rows = []
         for row in range(batch.rows):
-            per_node = [a.results[row] for a in answers.values()]
+            per_node = [a.results[row] for a in answers]
             for result in per_node:
                 self._observe(result.hits)
             plan = max((r.plan for r in per_node), key=lambda p: p.candidates, default=None)
@@ -205,20 +241,19 @@ class Scatter:
             window.CopyFrom(request)
             window.offset = 0
             window.limit = request.offset + limit
-            assignment = topo.assignment(schema.replication_factor)
-            requests = {
-                node: npb.ShardQueryRequest(
-                    query=window,
-                    ranges=_token_ranges(topo, assignment.ranges_of(node)),
-                    incarnation=schema.incarnation,
-                )
-                for node in assignment.by_node
-            }
             answers, coverage = await self._scatter(
-                topo, schema, "ShardQuery", requests, assignment, timeout
+                topo,
+                "ShardQuery",
+                lambda parts, _first: npb.ShardQueryRequest(
+                    query=window,
+                    ranges=_token_ranges(topo, _all(parts)),
+                    incarnation=schema.incarnation,
+                ),
+                topo.assignment(schema.replication_factor),
+                timeout,
             )
             page = merge_objects(
-                [a.objects for a in answers.values()],
+                [a.objects for a in answers],
                 schema,
                 request.order_by,
                 request.descending,
@@ -233,22 +268,19 @@ class Scatter:
         async def run(topo: Topology) -> pb.CountResponse:
             schema = self._calls.schema(topo, request.collection)
             parse_filter(schema, self._limits, request.filter)
-            assignment = topo.assignment(schema.replication_factor)
-            requests = {
-                node: npb.CountRangesRequest(
+            answers, coverage = await self._scatter(
+                topo,
+                "CountRanges",
+                lambda parts, _first: npb.CountRangesRequest(
                     collection=schema.name,
                     filter=request.filter,
-                    ranges=_token_ranges(topo, assignment.ranges_of(node)),
+                    ranges=_token_ranges(topo, _all(parts)),
                     incarnation=schema.incarnation,
-                )
-                for node in assignment.by_node
-            }
-            answers, coverage = await self._scatter(
-                topo, schema, "CountRanges", requests, assignment, timeout
+                ),
+                topo.assignment(schema.replication_factor),
+                timeout,
             )
-            return pb.CountResponse(
-                count=sum(a.count for a in answers.values()), coverage=coverage.to_pb()
-            )
+            return pb.CountResponse(count=sum(a.count for a in answers), coverage=coverage.to_pb())
 
         return await self._calls.routed(run)
 
