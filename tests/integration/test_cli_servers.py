@@ -118,4 +118,6 @@ def test_a_down_node_shows_as_unknown_and_partial_answers_name_it(tmp_path: Path
         assert int(count.stdout.split()[0].replace(",", "")) < 300
         coverage = vektra_json(addr, "count", "--collection", "single")["coverage"]
         assert coverage["complete"] is False and coverage["failed"] == ["node-0"]
+        cluster.restart(0)
+        cluster.validate(timeout_s=90)
         assert 0 < coverage["ranges_answered"] < coverage["ranges_asked"]

@@ -44,6 +44,7 @@ def _idle_then_create(cluster: Cluster, idle_s: float) -> None:
         c.collection("after_idle").upsert(ids=["a"], vectors={"v": np.ones((1, 4), np.float32)})
         assert [o.id for o in c.collection("after_idle").get(["a"])] == ["a"]
     assert _goaways(cluster) == []
+    cluster.validate()
 
 
 def test_an_idle_cluster_takes_the_next_admin_call(
@@ -100,3 +101,4 @@ def test_a_create_waits_for_the_coordinator_to_come_back(tmp_path: Path) -> None
         assert outcome["schema"]
         with cluster.client(timeout_s=10) as c:
             assert "while_away" in [s["name"] for s in c.list_collections()]
+        cluster.validate()
