@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.containers.compose import (
+from tests.harness.compose import (
     REPO,
     ComposeCluster,
     cannot_build,

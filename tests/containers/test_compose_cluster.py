@@ -7,14 +7,18 @@ The tests share one cluster and run in order; each leaves it healthy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
 import numpy as np
 
 from tests.conftest import DATASETS
-from tests.containers.compose import ComposeCluster, wait_for
+from tests.harness.compose import ComposeCluster, wait_for
+from tests.harness.history import History
+from tests.harness.recording import RecordingClient, create_recorded_collection
 from vektra import Client
+from vektra.common.errors import VektraError
 from vektra.common.membership import MemberState
 from vektra.common.ring import Ring, token
 
@@ -100,11 +104,12 @@ def test_ingest_search_and_filter(cluster: ComposeCluster) -> None:
         assert col.query(filter=flt, limit=len(expected) + 5).ids == expected
         # Nodes hold RF copies between them.
         assert sum(n.objects for n in c.cluster_status().nodes) == 2 * N
+    cluster.validate()
 
 
 def test_killed_node_then_started_again_catches_up(cluster: ComposeCluster) -> None:
     with client(cluster) as c:
-        cluster.container("node-2").kill()
+        cluster.kill("node-2")
         wait_state(c, "node-2", "down")
         col = c.collection("docs")
         ids = [f"k{i}" for i in range(300)]
@@ -121,7 +126,7 @@ def test_killed_node_then_started_again_catches_up(cluster: ComposeCluster) -> N
                 assert all(
                     r.coverage.complete and r[0].id == META[i]["id"] for i, r in enumerate(res)
                 )
-        cluster.container("node-2").start()
+        cluster.restart("node-2")
         wait_state(c, "node-2", "active")
         everything = [m["id"] for m in META] + ids
         want = expected_holdings(c, everything, "node-2")
@@ -133,38 +138,29 @@ def test_killed_node_then_started_again_catches_up(cluster: ComposeCluster) -> N
             lambda: c.cluster_status(),
         )
         assert col.count() == N + 300
+    cluster.validate()
 
 
 def test_disconnected_node_loses_no_acknowledged_write(cluster: ComposeCluster) -> None:
     with client(cluster, retries=20) as c:
-        col = c.collection("docs")
+        create_recorded_collection(c, "history", dim=DIM, rf=2)
+        writer = RecordingClient(c, History(), "w0", "history")
         cluster.disconnect("node-3")
-        acked: list[str] = []
         rng = np.random.default_rng(3)
         deadline = time.monotonic() + 20  # writes across the detection window and after
         b = 0
         while time.monotonic() < deadline:
             batch = [f"net{b}-{i}" for i in range(20)]
-            col.upsert(
-                ids=batch, vectors={"embedding": rng.normal(size=(20, DIM)).astype(np.float32)}
-            )
-            acked += batch
+            # An error is recorded as an unknown outcome: the check below
+            # holds every acknowledged write to account.
+            with contextlib.suppress(VektraError):
+                writer.upsert(batch, rng.normal(size=(20, DIM)).astype(np.float32))
             b += 1
         wait_state(c, "node-3", "down")
         cluster.reconnect("node-3")
         wait_state(c, "node-3", "active")
-        got = set()
-        for start in range(0, len(acked), 500):
-            got |= {o.id for o in col.get(acked[start : start + 500], consistency="all")}
-        assert got == set(acked), f"{len(set(acked) - got)} acknowledged writes missing"
-        everything = [m["id"] for m in META] + [f"k{i}" for i in range(300)] + acked
-        want = expected_holdings(c, everything, "node-3")
-        wait_for(
-            lambda: next(n.objects for n in c.cluster_status().nodes if n.id == "node-3") >= want,
-            60,
-            f"node-3 holds its {want} objects",
-            lambda: c.cluster_status(),
-        )
+        cluster.validate()
+        writer.check().assert_valid()
 
 
 def test_sdk_with_both_routers_survives_a_stopped_router(cluster: ComposeCluster) -> None:
@@ -176,6 +172,7 @@ def test_sdk_with_both_routers_survives_a_stopped_router(cluster: ComposeCluster
         assert [o.id for o in col.get(["after-router-stop"])] == ["after-router-stop"]
         cluster.container("router-1").start()
         cluster.wait_healthy(["router-1"])
+    cluster.validate()
 
 
 def test_whole_cluster_restart_keeps_every_object(cluster: ComposeCluster) -> None:
@@ -193,3 +190,4 @@ def test_whole_cluster_restart_keeps_every_object(cluster: ComposeCluster) -> No
         sample = [m["id"] for m in META[::50]] + ["after-router-stop"]
         assert len(col.get(sample)) == len(sample)
         assert col.search(BASE[7], k=1, field="embedding")[0].id == META[7]["id"]
+    cluster.validate()
