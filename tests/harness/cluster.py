@@ -22,6 +22,7 @@ On failure the `dump()` of the cluster's state and logs tells what happened.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from collections.abc import Callable, Mapping
@@ -122,6 +123,12 @@ class Cluster:
 
     def _env(self, role: str) -> dict[str, str]:
         env = dict(self.env)
+        # Run the servers from another build (its src/ folder) while the test
+        # and the harness stay this build's: how a scenario is shown to fail
+        # on the code before a fix. VEKTRA_TEST_SERVERS_FROM=/old/checkout/src
+        servers_from = os.environ.get("VEKTRA_TEST_SERVERS_FROM")
+        if servers_from:
+            env["PYTHONPATH"] = servers_from
         if self.failpoints:
             env[f"VEKTRA__{role.upper()}__FAILPOINTS"] = "1"
         return env
