@@ -155,6 +155,14 @@ def test_a_wiped_node_is_filled_again(tmp_path: Path) -> None:
         before = cluster.node_info(0).boot_id
         cluster.wipe(0)
         assert cluster.node_info(0).boot_id != before
+        # Until the coordinator has given the empty node its collections back,
+        # a quorum write (rf 2: both replicas) to a key it holds fails; once
+        # it has, the node takes writes while anti-entropy fills it.
+        cluster.wait_until(
+            lambda: [c.name for c in cluster.node_info(0).collections] == ["docs"],
+            30,
+            "node-0 was given its collection again",
+        )
         w.upsert(_ids(60, 80), _vectors(20, 1))
         # validate() waits until node-0 holds every copy the ring gives it.
         summary = cluster.validate(timeout_s=90)
