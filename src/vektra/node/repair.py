@@ -85,13 +85,17 @@ class Repair:
         self.passes = 0
         self.exchanged = 0  # records pulled + pushed since start
 
-    async def run_forever(self, poll_s: float = 0.2) -> None:
+    async def run_forever(self, poll_s: float = 0.2, retry_s: float = 1.0) -> None:
+        """A pass at once while recovering and behind (but no sooner than
+        `retry_s` after the last one: a peer that fails at once must not make
+        this a busy loop), and every `interval_s` otherwise."""
         last_pass = float("-inf")
         while True:
             view = self._engine.cluster
             recovering = view.own_state is MemberState.RECOVERING
-            behind = recovering and self._engine.repaired_epoch < view.epoch
-            due = time.monotonic() - last_pass >= self._config.interval_s
+            since = time.monotonic() - last_pass
+            behind = recovering and self._engine.repaired_epoch < view.epoch and since >= retry_s
+            due = since >= self._config.interval_s
             if not view.standalone and (behind or due):
                 last_pass = time.monotonic()
                 try:
