@@ -11,6 +11,7 @@ effects (tests/unit/test_planner.py, test_coordinator_core.py).
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.harness.cluster import Cluster
 from tests.harness.history import History
 from tests.harness.recording import RecordingClient, create_recorded_collection
 from vektra import Client
-from vektra.common.errors import DeadlineExceeded, Unavailable
+from vektra.common.errors import Unavailable
 
 DIM = 8
 APPLY = "/vektra.v1.Node/Apply"
@@ -77,12 +78,8 @@ def test_a_blank_coordinator_is_refused_and_touches_no_data(tmp_path: Path) -> N
         assert len(w.get(_ids(0, 100))) == 100
         # Its disk back, the coordinator carries on where it was.
         cluster.coordinator.kill()
-        lost = tmp_path / "coordinator"
-        if lost.exists():
-            for p in sorted(lost.rglob("*"), reverse=True):
-                p.unlink() if p.is_file() else p.rmdir()
-            lost.rmdir()
-        (tmp_path / "coordinator.lost-1").rename(lost)
+        shutil.rmtree(cluster.coordinator_dir, ignore_errors=True)
+        (tmp_path / "coordinator.lost-1").rename(cluster.coordinator_dir)
         cluster.restart_coordinator()
         _settled(cluster, w)
 
@@ -223,12 +220,11 @@ def test_dropped_apply_calls_to_one_replica_then_healed(tmp_path: Path) -> None:
             for n in range(4):
                 w.upsert(_ids(n * 25, n * 25 + 25), _vectors(25, n))
             started = time.monotonic()
-            with pytest.raises((Unavailable, DeadlineExceeded)) as err:
+            with pytest.raises(Unavailable) as err:
                 w.upsert(["all-1"], _vectors(1, 9), consistency="all")
-            assert time.monotonic() - started < 12
-            assert "2 of them were written to some replicas" in str(err.value) or (
-                "written to some replicas" in str(err.value)
-            ), str(err.value)
+            assert time.monotonic() - started < 12, "it waited past the router's budget"
+            # Two of the three replicas took it: the error says so.
+            assert "1 of them were written to some replicas and 0 to none" in str(err.value)
         # Healed: the hints kept for node-2 are handed over.
         _settled(cluster, w)
         assert len(cluster.records(2, "docs")) >= 100
