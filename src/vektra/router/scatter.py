@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vektra.common.errors import InvalidArgument, Unavailable, VektraError
-from vektra.common.hlc import HybridClock
+from vektra.common.hlc import HybridClock, Version
 from vektra.common.limits import Limits
 from vektra.common.ring import TOKEN_END, TokenRange
 from vektra.common.validation import (
@@ -28,7 +28,7 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector
 from vektra.router.calls import NodeCalls, client_error
-from vektra.router.gather import merge_hits, merge_objects, version_of
+from vektra.router.gather import merge_hits, merge_objects
 from vektra.router.replication import RangeAssignment, Topology, assign_ranges
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
@@ -163,11 +163,10 @@ class Scatter:
             assignment,
             timeout,
         )
+        self._observe(answers)
         rows = []
         for row in range(batch.rows):
             per_node = [a.results[row] for a in answers]
-            for result in per_node:
-                self._observe(result.hits)
             plan = max((r.plan for r in per_node), key=lambda p: p.candidates, default=None)
             rows.append(
                 pb.SearchResponse(
@@ -215,10 +214,20 @@ class Scatter:
 
         return await self._calls.routed(run)
 
-    def _observe(self, hits: Sequence[pb.Hit]) -> None:
-        """Move the clock past the versions seen (a later write must win)."""
-        if hits:
-            self._clock.observe(max(version_of(h) for h in hits))
+    def _observe(self, answers: Sequence[npb.ShardSearchResponse]) -> None:
+        """Move the clock past the newest version seen (a later write must
+        win): one Version for the whole answer, not one per hit."""
+        newest = max(
+            (
+                (h.version.physical_ms, h.version.logical)
+                for a in answers
+                for r in a.results
+                for h in r.hits
+            ),
+            default=None,
+        )
+        if newest is not None:
+            self._clock.observe(Version(newest[0], newest[1], ""))
 
     # ------------------------------------------------------------ queries and counts
 
