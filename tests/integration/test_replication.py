@@ -12,9 +12,11 @@ effects (tests/unit/test_planner.py, test_coordinator_core.py).
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 
@@ -23,6 +25,8 @@ from tests.harness.history import History
 from tests.harness.recording import RecordingClient, create_recorded_collection
 from vektra import Client
 from vektra.common.errors import Unavailable
+from vektra.v1 import node_pb2 as npb
+from vektra.v1 import node_pb2_grpc
 
 DIM = 8
 APPLY = "/vektra.v1.Node/Apply"
@@ -345,4 +349,56 @@ def test_tombstones_are_purged_once_every_replica_holds_them(tmp_path: Path) -> 
             "the tombstones reached every replica and were then purged",
         )
         assert len(w.get(missed, consistency="all")) == 0
+        _settled(cluster, w)
+
+
+def _epoch_of(cluster: Cluster, i: int) -> int:
+    """Node i's epoch, asked without the map's headers (which a node ahead of
+    the published map would refuse as stale)."""
+    address = cluster.nodes[i].address
+    assert address is not None
+    with grpc.insecure_channel(address) as channel:
+        stub = node_pb2_grpc.NodeStub(channel)  # type: ignore[no-untyped-call]
+        return int(stub.NodeInfo(npb.NodeInfoRequest(), timeout=5).epoch)
+
+
+def test_a_node_a_moment_ahead_of_the_routers_is_waited_for(tmp_path: Path) -> None:
+    """The coordinator gives the nodes a new map before the routers. A call
+    routed in between meets a node at a newer epoch than any router knows:
+    the router waits for the coordinator to publish it, instead of failing
+    with FAILED_PRECONDITION (seen in a CI run of the stand-in scenario)."""
+    with (
+        Cluster(tmp_path, nodes=3, rf=2, failpoints=True) as cluster,
+        cluster.client(timeout_s=20) as client,
+    ):
+        w = _writer(client, History())
+        w.upsert(_ids(0, 50), _vectors(50), consistency="all")
+        epoch = cluster.map().epoch
+        outcome: dict[str, object] = {}
+        # The new map reaches node-0 and node-1 at once; node-2's copy is held,
+        # and with it the publication to the routers.
+        held = cluster.faults("node-2").hold(SET_EPOCH, caller="coordinator")
+        create = threading.Thread(
+            target=lambda: client.create_collection("other", vectors={"v": {"dim": 4}})
+        )
+        create.start()
+        cluster.wait_until(lambda: _epoch_of(cluster, 0) > epoch, 30, "node-0 has the new map")
+        assert cluster.map().epoch == epoch, "not yet published to routers"
+
+        def search() -> None:
+            try:
+                outcome["hits"] = w.search(_vectors(50)[3], k=3)
+            except Exception as exc:
+                outcome["error"] = exc
+
+        reader = threading.Thread(target=search)
+        reader.start()
+        reader.join(1.0)  # the scenario: the search is in flight meanwhile
+        assert "error" not in outcome, outcome
+        held.remove()
+        reader.join(30)
+        create.join(30)
+        assert "error" not in outcome, outcome
+        hits = outcome["hits"]
+        assert hits[0].id == "o3"  # type: ignore[index]
         _settled(cluster, w)

@@ -6,6 +6,7 @@ once with a fresh map when a node says the map it was routed by is stale.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
@@ -33,6 +34,16 @@ T = TypeVar("T")
 
 class Stale(Exception):
     """A node knows a newer cluster map than the one this call routed by."""
+
+    @property
+    def node_epoch(self) -> int:
+        """The epoch the node said it is at (0 if it did not say)."""
+        found = _AT_EPOCH.search(str(self))
+        return int(found.group(1)) if found else 0
+
+
+_AT_EPOCH = re.compile(r"at epoch (\d+)")
+_MAP_WAIT_S = 5.0  # at most, for the coordinator to publish what a node has
 
 
 def client_error(errors: dict[str, VektraError]) -> VektraError | None:
@@ -67,8 +78,8 @@ class NodeCalls:
         """Run with the current map; once more with a fresh one if a node says it is stale."""
         try:
             return await fn(self.maps.current())
-        except Stale:
-            topo = await self.maps.refresh()
+        except Stale as stale:
+            topo = await self.maps.wait_for(stale.node_epoch, _MAP_WAIT_S)
             try:
                 return await fn(topo)
             except Stale as exc:

@@ -4,6 +4,7 @@ server stream, kept (and served from) while the coordinator is away."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import grpc
@@ -58,6 +59,25 @@ class MapWatcher:
         except grpc.aio.AioRpcError as exc:
             self._note(exc)
             log.warning("cannot refresh the cluster map: %s", exc.code().name)
+        return self.current()
+
+    async def wait_for(self, epoch: int, timeout_s: float) -> Topology:
+        """A map of at least `epoch` (a node said it is there), fetched and
+        watched for until `timeout_s`: the coordinator gives nodes a new map
+        before routers, so a node can be a moment ahead of every router.
+        Returns the newest map had by then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.epoch < epoch:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            changed = self.changed
+            await self.refresh(timeout_s=remaining)
+            if self.epoch >= epoch:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(0.2, max(remaining, 0.0)))
         return self.current()
 
     def _note(self, exc: grpc.aio.AioRpcError) -> None:
