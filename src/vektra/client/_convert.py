@@ -22,11 +22,13 @@ from vektra.client.models import (
     NodeState,
     NodeStatus,
     Object,
+    PackedHits,
     QueryResult,
     SearchPlan,
     SearchResult,
     UpsertResult,
 )
+from vektra.common import packed_hits
 from vektra.common.errors import Internal, InvalidArgument
 from vektra.common.hlc import Version
 from vektra.common.pb import schema_from_pb, schema_to_pb
@@ -247,25 +249,56 @@ def _coverage_of(msg: Any, fallback: Coverage = _NO_COVERAGE) -> Coverage:
     return coverage_from_proto(msg.coverage) if msg.HasField("coverage") else fallback
 
 
+def _plan_of(msg: Any) -> SearchPlan | None:
+    if not msg.HasField("plan"):
+        return None
+    return SearchPlan(strategy=msg.plan.strategy, candidates=msg.plan.candidates)
+
+
+def _packed_rows(msg: pb.PackedHits, rows: int | None) -> list[PackedHits]:
+    """A PackedHits message as one lazy hit sequence per row (`rows` of
+    them, when known). Columns are sliced, not copied per hit."""
+    cols = packed_hits.from_pb(msg, rows)
+    return [
+        PackedHits(
+            cols.ids[at],
+            cols.distances[at],
+            cols.versions[at],
+            cols.writers,
+            None if cols.properties is None else cols.properties[at],
+            properties_from_proto,
+        )
+        for at in cols.row_slices()
+    ]
+
+
 def search_result_from_proto(
     msg: pb.SearchResponse, fallback_coverage: Coverage = _NO_COVERAGE
 ) -> SearchResult:
     """`fallback_coverage` is used when the response has none of its own: a
     SearchBatch row inherits the batch's coverage."""
-    plan = (
-        SearchPlan(strategy=msg.plan.strategy, candidates=msg.plan.candidates)
-        if msg.HasField("plan")
-        else None
-    )
+    hits: tuple[Hit, ...] | PackedHits
+    if msg.HasField("packed"):
+        (hits,) = _packed_rows(msg.packed, 1)
+    else:
+        hits = tuple(hit_from_proto(h) for h in msg.hits)
     return SearchResult(
-        hits=tuple(hit_from_proto(h) for h in msg.hits),
-        coverage=_coverage_of(msg, fallback_coverage),
-        plan=plan,
+        hits=hits, coverage=_coverage_of(msg, fallback_coverage), plan=_plan_of(msg)
     )
 
 
-def search_batch_from_proto(msg: pb.SearchBatchResponse) -> list[SearchResult]:
+def search_batch_from_proto(
+    msg: pb.SearchBatchResponse, rows: int | None = None
+) -> list[SearchResult]:
+    """One result per query row (`rows` of them, when known), whichever form
+    the server sent."""
     batch_coverage = _coverage_of(msg)
+    if msg.HasField("packed"):
+        plan = _plan_of(msg)
+        return [
+            SearchResult(hits=h, coverage=batch_coverage, plan=plan)
+            for h in _packed_rows(msg.packed, rows)
+        ]
     return [search_result_from_proto(r, batch_coverage) for r in msg.results]
 
 

@@ -309,6 +309,9 @@ def _search_fields(name: str, k: int, options: SearchOptions) -> dict[str, Any]:
         "filter": convert.encode_document(options["filter"], "filter"),
         "include_properties": options["include_properties"],
         "include_vectors": options["include_vectors"],
+        # Columns instead of a message per hit; a server that cannot pack
+        # (or hits with vectors) answers with hits, read the same.
+        "packed_hits": not options["include_vectors"],
     }
 
 
@@ -331,7 +334,9 @@ def search_batch(
     for rows in sh.chunks(matrix, sh.LIMITS.max_search_batch_rows):
         request = pb.SearchBatchRequest(vectors=encode_vector(rows), rows=rows.shape[0], **fields)
         results.extend(
-            convert.search_batch_from_proto((yield Call("SearchBatch", request, idempotent=True)))
+            convert.search_batch_from_proto(
+                (yield Call("SearchBatch", request, idempotent=True)), rows.shape[0]
+            )
         )
     return results
 

@@ -9,7 +9,7 @@ carry how the request was served (`coverage`, `plan`), so ``for hit in res``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -25,6 +25,7 @@ __all__ = [
     "NodeState",
     "NodeStatus",
     "Object",
+    "PackedHits",
     "QueryResult",
     "SearchPlan",
     "SearchResult",
@@ -112,11 +113,73 @@ class SearchPlan:
     candidates: int
 
 
+class PackedHits(Sequence[Hit]):
+    """The hits of one search as columns, as a server packs them: a sequence
+    of `Hit` built one at a time on first access (and kept), so a caller that
+    reads only `ids` and `distances` never pays for per-hit objects."""
+
+    __slots__ = ("_built", "_decode", "_properties", "_versions", "_writers", "distances", "ids")
+
+    def __init__(
+        self,
+        ids: list[str],
+        distances: np.ndarray,
+        versions: np.ndarray,
+        writers: tuple[str, ...],
+        properties: Sequence[bytes] | None,
+        decode: Callable[[bytes], dict[str, Any]],
+    ) -> None:
+        self.ids = ids
+        self.distances = distances
+        self._versions = versions  # (physical, logical, writer index) per hit
+        self._writers = writers
+        self._properties = properties
+        self._decode = decode
+        self._built: list[Hit | None] = [None] * len(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Hit, ...]: ...
+    def __getitem__(self, index: int | slice) -> Hit | tuple[Hit, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        hit = self._built[index]
+        if hit is None:
+            physical, logical, writer = self._versions[index].tolist()
+            props = self._properties
+            hit = self._built[index] = Hit(
+                id=self.ids[index],
+                distance=float(self.distances[index]),
+                properties={} if props is None else self._decode(props[index]),
+                vectors={},
+                version=Version(physical, logical, self._writers[writer]),
+            )
+        return hit
+
+    def __iter__(self) -> Iterator[Hit]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult(Sequence[Hit]):
-    """The hits of one search, nearest first."""
+    """The hits of one search, nearest first. `ids` and `distances` read
+    them as columns (no `Hit` built when the server packed them)."""
 
-    hits: tuple[Hit, ...]
+    hits: tuple[Hit, ...] | PackedHits
     coverage: Coverage
     plan: SearchPlan | None = None
 
@@ -135,7 +198,16 @@ class SearchResult(Sequence[Hit]):
 
     @property
     def ids(self) -> list[str]:
+        if isinstance(self.hits, PackedHits):
+            return list(self.hits.ids)
         return [h.id for h in self.hits]
+
+    @property
+    def distances(self) -> np.ndarray:
+        """float32, one per hit."""
+        if isinstance(self.hits, PackedHits):
+            return self.hits.distances.copy()
+        return np.fromiter((h.distance for h in self.hits), dtype=np.float32, count=len(self.hits))
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,8 @@ def index_changes(coll: OpenCollection, changes: list[IndexChange]) -> None:
     # must find its token (searches by range filter hits by it).
     coll.docs.clear(gone)
     coll.docs.set(docnos, tokens, positions)
+    coll.hits.clear(gone.tolist())
+    coll.hits.set(docnos.tolist(), [c.id for c in put], [c.version for c in put])
     for spec in coll.meta.schema.vectors:
         field = coll.indexes[spec.name]
         field.remove(gone_at, gone)

@@ -55,7 +55,7 @@ from vektra.node.records import Record, Write, WriteResult
 from vektra.node.recovery import open_collection
 from vektra.node.repair_plan import Entry
 from vektra.node.repartition import repartition
-from vektra.node.search import SearchPart, SearchResult
+from vektra.node.search import PackedSearch, SearchPart, SearchResult
 from vektra.node.store import Store
 from vektra.node.token_ranges import Span
 
@@ -338,9 +338,33 @@ class Engine:
         results = vector_search.search(
             self._store, coll, spec, queries, k, ef, flt, self.config, parts
         )
-        with self._searched_lock:
-            self.searched_objects += results[0].searched if results else 0
+        self._count_searched(results[0].searched if results else 0)
         return results
+
+    def search_packed(
+        self,
+        name: str,
+        spec: VectorSpec,
+        queries: np.ndarray,
+        k: int,
+        ef: int | None,
+        flt: filters.Filter,
+        parts: Sequence[SearchPart] | None = None,
+        properties: bool = False,
+    ) -> PackedSearch:
+        """`search` as columns (ids, distances, versions, and each hit's
+        properties as msgpack when `properties`), read without decoding a
+        record: the fast path of searches that return no vectors."""
+        coll = self._colls.get(name)
+        packed = vector_search.search_packed(
+            self._store, coll, spec, queries, k, ef, flt, self.config, parts, properties
+        )
+        self._count_searched(packed.searched)
+        return packed
+
+    def _count_searched(self, n: int) -> None:
+        with self._searched_lock:
+            self.searched_objects += n
 
     # ------------------------------------------------------------ the ring
 

@@ -2,7 +2,8 @@
 LMDB does not hold in a form a search can use.
 
 Per collection: its catalog entry, the placement of its keys by the node's
-ring (`node.placement`), each docno's token and position (`node.doc_table`),
+ring (`node.placement`), each docno's token and position (`node.doc_table`)
+and its id and version (`node.hit_table`),
 per vector field one HNSW index per replica position
 (`node.position_indexes`), and the set of live docnos (the universe a
 filter's `$not` or `$exists: false` is taken against, and what `count_all`
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from vektra.common.errors import NotFound
 from vektra.node.catalog import CollectionMeta
 from vektra.node.doc_table import DocTable
+from vektra.node.hit_table import HitTable
 from vektra.node.placement import Placement
 from vektra.node.position_indexes import FieldIndexes
 
@@ -32,6 +34,7 @@ class OpenCollection:
     docs: DocTable
     indexes: dict[str, FieldIndexes]  # vector field -> its per-position indexes
     live: set[int]  # docnos of live objects
+    hits: HitTable = field(default_factory=HitTable)  # docno -> id, version
     live_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

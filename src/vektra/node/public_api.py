@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from vektra.common import packed_hits
 from vektra.common.errors import InvalidArgument
 from vektra.common.limits import Limits
 from vektra.common.pb import schema_from_pb, schema_to_pb, version_to_pb
@@ -31,7 +32,7 @@ from vektra.common.validation import (
 from vektra.common.values import decode_vector, pack
 from vektra.node.engine import Engine
 from vektra.node.records import Record
-from vektra.node.search import SearchResult
+from vektra.node.search import PackedSearch, SearchResult
 from vektra.v1 import vektra_pb2 as pb
 
 __all__ = ["PublicApi", "coverage_pb", "object_pb", "query_limit", "result_pb"]
@@ -80,6 +81,10 @@ def query_limit(limits: Limits, asked: int) -> int:
             "limit", f"limit={limit} is above the limit of {limits.max_query_limit}"
         )
     return limit
+
+
+def _plan_pb(found: PackedSearch) -> pb.SearchPlan:
+    return pb.SearchPlan(strategy=found.strategy, candidates=found.candidates)
 
 
 def _one_copy(schema: CollectionSchema) -> CollectionSchema:
@@ -177,6 +182,21 @@ class PublicApi:
         validate_search(self._engine.limits, request.k, request.ef)
         vector = decode_vector(request.vector, spec, "vector")
         flt = parse_filter(schema, self._engine.limits, request.filter)
+        if request.packed_hits and not request.include_vectors:
+            found = self._engine.search_packed(
+                request.collection,
+                spec,
+                vector[None, :],
+                request.k,
+                request.ef,
+                flt,
+                properties=request.include_properties,
+            )
+            return pb.SearchResponse(
+                packed=packed_hits.to_pb(found.columns),
+                coverage=coverage_pb(),
+                plan=_plan_pb(found),
+            )
         results = self._engine.search(
             request.collection, spec, vector[None, :], request.k, request.ef, flt
         )
@@ -189,6 +209,21 @@ class PublicApi:
         validate_search(limits, request.k, request.ef)
         queries = decode_query_rows(request.vectors, request.rows, spec, limits)
         flt = parse_filter(schema, limits, request.filter)
+        if request.packed_hits and not request.include_vectors:
+            found = self._engine.search_packed(
+                request.collection,
+                spec,
+                queries,
+                request.k,
+                request.ef,
+                flt,
+                properties=request.include_properties,
+            )
+            return pb.SearchBatchResponse(
+                packed=packed_hits.to_pb(found.columns),
+                coverage=coverage_pb(),
+                plan=_plan_pb(found),
+            )
         results = self._engine.search(request.collection, spec, queries, request.k, request.ef, flt)
         return pb.SearchBatchResponse(
             results=[

@@ -97,6 +97,8 @@ class IndexChange:
     docno: int | None  # docno to (re)index; None for a tombstone
     vectors: dict[str, np.ndarray]  # field -> vector of `docno`; fields absent are dropped
     token: int  # the object's ring token: which replica position it is indexed at
+    id: str  # the object's id and the version written (`node.hit_table`)
+    version: Version
 
 
 class Outcome(enum.Enum):
@@ -224,7 +226,7 @@ class Records:
                 txn.put(okey, _encode(w.version, True, None, {}, {}), db=self._objects)
                 self._log.put(txn, seq, meta.no, w.id, None, removed)
                 if removed is not None:
-                    changes.append(IndexChange(removed=removed, docno=None, vectors={}, token=tok))
+                    changes.append(IndexChange(removed, None, {}, tok, w.id, w.version))
                     removed_ids.append(w.id)
                 continue
             if old is not None and not old.deleted and old.docno is not None:
@@ -243,9 +245,7 @@ class Records:
             )
             self._properties.add(txn, meta, docno, w.properties)
             self._log.put(txn, seq, meta.no, w.id, docno, None)
-            changes.append(
-                IndexChange(removed=None, docno=docno, vectors=dict(w.vectors), token=tok)
-            )
+            changes.append(IndexChange(None, docno, dict(w.vectors), tok, w.id, w.version))
         txn.put(_docno_key(meta), pack(next_docno), db=self._meta)
         self._log.set_last_seq(txn, seq)
         txn.put(b"hlc", pack(list(high.as_tuple())), db=self._meta)
@@ -388,6 +388,55 @@ class Records:
                     head.skip()
                 out.append(Entry(keys.split_object_key(k)[2], Version.from_tuple(version), deleted))
         return out
+
+    def raw_properties(
+        self, meta: CollectionMeta, tokens: list[int], ids: list[str]
+    ) -> list[bytes | None]:
+        """The properties of live objects, as the msgpack bytes stored (cut
+        out of each record, not decoded and packed again); None for an id no
+        longer live."""
+        out: list[bytes | None] = []
+        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        with self._env.reader() as txn:
+            for tok, object_id in zip(tokens, ids, strict=True):
+                raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
+                if raw is None:
+                    out.append(None)
+                    continue
+                # tell() counts every byte this unpacker has read, records
+                # before this one included: offsets in `raw` are relative.
+                base = head.tell()
+                head.feed(raw)
+                head.read_array_header()
+                head.skip()  # version
+                deleted = head.unpack()
+                head.skip()  # docno
+                start = head.tell() - base
+                head.skip()  # properties
+                end = head.tell() - base
+                head.skip()  # vectors
+                out.append(None if deleted else raw[start:end])
+        return out
+
+    def live_heads(self, meta: CollectionMeta) -> Iterator[tuple[int, str, Version]]:
+        """(docno, id, version) of every live object, decoding only the head
+        of each record (`node.hit_table` is loaded from these)."""
+        prefix = keys.coll_prefix(meta.no)
+        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        with self._env.reader() as txn:
+            cur = txn.cursor(db=self._objects)
+            if not cur.set_range(prefix):
+                return
+            for k, v in cur:
+                if not k.startswith(prefix):
+                    return
+                head.feed(v)
+                head.read_array_header()
+                version, deleted, docno = head.unpack(), head.unpack(), head.unpack()
+                head.skip()  # properties
+                head.skip()  # vectors
+                if not deleted and docno is not None:
+                    yield docno, keys.split_object_key(k)[2], Version.from_tuple(version)
 
     def purge_tombstones(self, meta: CollectionMeta, tombstones: list[Entry]) -> int:
         """Forget tombstones that every replica holds (anti-entropy decided):

@@ -24,6 +24,7 @@ from vektra.node.catalog import CollectionMeta
 from vektra.node.checkpoint import CheckpointError, load_checkpoint
 from vektra.node.cluster_view import ClusterView
 from vektra.node.doc_table import DocTable
+from vektra.node.hit_table import HitTable
 from vektra.node.index_build import (
     IndexKey,
     expected_members,
@@ -76,7 +77,8 @@ def open_collection(
     }
     for key, h in how.items():
         log.info("index %s: %s (%d vectors)", index_name(meta, key), h, recovered[key].live_count)
-    coll = OpenCollection(meta, placement, docs, indexes, set(scan.docnos.tolist()))
+    hits = HitTable.load(store.records.live_heads(meta))
+    coll = OpenCollection(meta, placement, docs, indexes, set(scan.docnos.tolist()), hits)
     return coll, {index_name(meta, k): h for k, h in sorted(how.items())}
 
 

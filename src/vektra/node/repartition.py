@@ -21,6 +21,7 @@ import logging
 import numpy as np
 
 from vektra.node.doc_table import ABSENT, DocTable
+from vektra.node.hit_table import HitTable
 from vektra.node.index_build import expected_members, index_name, rebuild_indexes, scan_docs
 from vektra.node.open_collections import OpenCollection
 from vektra.node.placement import NO_POSITION, Placement
@@ -66,7 +67,7 @@ def repartition(store: Store, coll: OpenCollection, placement: Placement) -> lis
 
 
 def rebuild_all(store: Store, coll: OpenCollection) -> None:
-    """Every index of the collection, and its doc table, afresh from the store
+    """Every index of the collection, and its doc and hit tables, afresh from the store
     (an index update failed after a commit)."""
     scan = scan_docs(store, coll.meta)
     positions = coll.placement.positions(scan.tokens)
@@ -74,6 +75,7 @@ def rebuild_all(store: Store, coll: OpenCollection) -> None:
     sizes = {k: len(v) for k, v in expected_members(scan, positions).items()}
     fresh = rebuild_indexes(store, coll.meta, coll.placement, docs, sizes)
     coll.docs = docs
+    coll.hits = HitTable.load(store.records.live_heads(coll.meta))
     coll.indexes = {
         v.name: FieldIndexes(v, {p: i for (f, p), i in fresh.items() if f == v.name})
         for v in coll.meta.schema.vectors

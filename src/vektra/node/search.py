@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vektra.common import filters
+from vektra.common.packed_hits import PackedColumns
 from vektra.common.schema import VectorSpec
 from vektra.node.config import EngineConfig
 from vektra.node.open_collections import OpenCollection
@@ -37,7 +38,7 @@ from vektra.node.store import Store
 from vektra.node.token_ranges import Span, in_ranges
 from vektra.node.vector_index import VectorIndex, exact_distances
 
-__all__ = ["Hit", "SearchPart", "SearchResult", "search"]
+__all__ = ["Hit", "PackedSearch", "SearchPart", "SearchResult", "search", "search_packed"]
 
 # Labels and distances per query row (rows may be shorter than k when fewer match).
 _Rows = tuple[list[np.ndarray], list[np.ndarray]]
@@ -75,6 +76,28 @@ class _PartRun:
     rows: _Rows | None  # None: nothing could match
 
 
+@dataclass(frozen=True, slots=True)
+class PackedSearch:
+    """The hits of a batch as columns, row after row (`common.packed_hits`):
+    what a search returns when nobody needs the records themselves, read
+    from the hit table (`node.hit_table`) without touching LMDB, or only the
+    properties' bytes of each hit when they are asked for."""
+
+    columns: PackedColumns
+    strategy: str
+    candidates: int
+    searched: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    labels: list[np.ndarray]  # per row, nearest first
+    distances: list[np.ndarray]
+    strategy: str
+    candidates: int
+    searched: int
+
+
 def search(
     store: Store,
     coll: OpenCollection,
@@ -88,6 +111,75 @@ def search(
 ) -> list[SearchResult]:
     """k nearest live objects for each row of `queries` (one filter for all)
     among `parts`; None: every position, whole (a node serving alone)."""
+    found = _find(store, coll, spec, queries, k, ef, flt, config, parts)
+    wanted = sorted({int(x) for lab in found.labels for x in lab})
+    records = dict(zip(wanted, store.records.by_docnos(coll.meta, wanted), strict=True))
+    return [
+        SearchResult(_hits(records, lab, dis), found.strategy, found.candidates, found.searched)
+        for lab, dis in zip(found.labels, found.distances, strict=True)
+    ]
+
+
+def search_packed(
+    store: Store,
+    coll: OpenCollection,
+    spec: VectorSpec,
+    queries: np.ndarray,
+    k: int,
+    ef: int | None,
+    flt: filters.Filter,
+    config: EngineConfig,
+    parts: Sequence[SearchPart] | None = None,
+    properties: bool = False,
+) -> PackedSearch:
+    """`search` as columns: ids, distances and versions of every row's hits,
+    with each hit's properties (msgpack) when `properties`."""
+    found = _find(store, coll, spec, queries, k, ef, flt, config, parts)
+    n_rows = len(found.labels)
+    lengths = np.fromiter((len(r) for r in found.labels), dtype=np.int64, count=n_rows)
+    labels = np.concatenate(found.labels) if n_rows else np.empty(0, np.uint64)
+    dists = np.concatenate(found.distances) if n_rows else np.empty(0, np.float32)
+    hits = coll.hits  # one table for the whole batch (a rebuild swaps it whole)
+    keep = hits.live_mask(labels)  # a docno deleted since the index answered: skipped
+    props: list[bytes] | None = None
+    if properties:
+        kept = np.flatnonzero(keep)
+        tokens = coll.docs.tokens_of(labels[kept])
+        ids = hits.columns(labels[kept]).ids
+        raw = store.records.raw_properties(coll.meta, tokens.tolist(), ids)
+        for i, data in zip(kept.tolist(), raw, strict=True):
+            keep[i] = data is not None
+        props = [data for data in raw if data is not None]
+    columns = hits.columns(labels[keep])
+    rows = np.repeat(np.arange(n_rows), lengths)
+    packed = PackedColumns(
+        ids=columns.ids,
+        distances=dists[keep].astype(np.float32, copy=False),
+        versions=columns.versions,
+        writers=columns.writers,
+        row_lengths=np.bincount(rows[keep], minlength=n_rows).astype(np.int64),
+        properties=props,
+    )
+    return PackedSearch(
+        columns=packed,
+        strategy=found.strategy,
+        candidates=found.candidates,
+        searched=found.searched,
+    )
+
+
+def _find(
+    store: Store,
+    coll: OpenCollection,
+    spec: VectorSpec,
+    queries: np.ndarray,
+    k: int,
+    ef: int | None,
+    flt: filters.Filter,
+    config: EngineConfig,
+    parts: Sequence[SearchPart] | None,
+) -> _Found:
+    """Labels and distances of every row's k nearest, merged over the parts."""
     # One look at the map of positions: a ring change swaps it whole.
     indexes = dict(coll.indexes[spec.name].items())
     if parts is None:
@@ -105,13 +197,7 @@ def search(
         runs.append(_search_part(coll, index, part, matched, queries, k, ef, config))
     labels, dists = _merge([r.rows for r in runs if r.rows is not None], len(queries), k)
     strategy = "+".join(dict.fromkeys(r.strategy.value for r in runs)) or Strategy.EMPTY.value
-    candidates = sum(r.candidates for r in runs)
-    wanted = sorted({int(x) for lab in labels for x in lab})
-    records = dict(zip(wanted, store.records.by_docnos(coll.meta, wanted), strict=True))
-    return [
-        SearchResult(_hits(records, lab, dis), strategy, candidates, searched)
-        for lab, dis in zip(labels, dists, strict=True)
-    ]
+    return _Found(labels, dists, strategy, sum(r.candidates for r in runs), searched)
 
 
 def _search_part(

@@ -263,7 +263,7 @@ class DeleteResponse(_message.Message):
     def __init__(self, deleted: _Optional[int] = ..., acknowledged: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "field", "vector", "k", "ef", "filter", "include_properties", "include_vectors")
+    __slots__ = ("collection", "field", "vector", "k", "ef", "filter", "include_properties", "include_vectors", "packed_hits")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     FIELD_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
@@ -272,6 +272,7 @@ class SearchRequest(_message.Message):
     FILTER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PACKED_HITS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     field: str
     vector: bytes
@@ -280,7 +281,8 @@ class SearchRequest(_message.Message):
     filter: bytes
     include_properties: bool
     include_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., field: _Optional[str] = ..., vector: _Optional[bytes] = ..., k: _Optional[int] = ..., ef: _Optional[int] = ..., filter: _Optional[bytes] = ..., include_properties: _Optional[bool] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+    packed_hits: bool
+    def __init__(self, collection: _Optional[str] = ..., field: _Optional[str] = ..., vector: _Optional[bytes] = ..., k: _Optional[int] = ..., ef: _Optional[int] = ..., filter: _Optional[bytes] = ..., include_properties: _Optional[bool] = ..., include_vectors: _Optional[bool] = ..., packed_hits: _Optional[bool] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "distance", "properties", "vectors", "version")
@@ -312,17 +314,35 @@ class SearchPlan(_message.Message):
     def __init__(self, strategy: _Optional[str] = ..., candidates: _Optional[int] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "coverage", "plan")
+    __slots__ = ("hits", "coverage", "plan", "packed")
     HITS_FIELD_NUMBER: _ClassVar[int]
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     coverage: Coverage
     plan: SearchPlan
-    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ...) -> None: ...
+    packed: PackedHits
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ..., packed: _Optional[_Union[PackedHits, _Mapping]] = ...) -> None: ...
+
+class PackedHits(_message.Message):
+    __slots__ = ("ids", "distances", "versions", "writers", "row_lengths", "properties")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    DISTANCES_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    WRITERS_FIELD_NUMBER: _ClassVar[int]
+    ROW_LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    distances: bytes
+    versions: bytes
+    writers: _containers.RepeatedScalarFieldContainer[str]
+    row_lengths: _containers.RepeatedScalarFieldContainer[int]
+    properties: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., distances: _Optional[bytes] = ..., versions: _Optional[bytes] = ..., writers: _Optional[_Iterable[str]] = ..., row_lengths: _Optional[_Iterable[int]] = ..., properties: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class SearchBatchRequest(_message.Message):
-    __slots__ = ("collection", "field", "vectors", "rows", "k", "ef", "filter", "include_properties", "include_vectors")
+    __slots__ = ("collection", "field", "vectors", "rows", "k", "ef", "filter", "include_properties", "include_vectors", "packed_hits")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     FIELD_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
@@ -332,6 +352,7 @@ class SearchBatchRequest(_message.Message):
     FILTER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PACKED_HITS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     field: str
     vectors: bytes
@@ -341,15 +362,20 @@ class SearchBatchRequest(_message.Message):
     filter: bytes
     include_properties: bool
     include_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., field: _Optional[str] = ..., vectors: _Optional[bytes] = ..., rows: _Optional[int] = ..., k: _Optional[int] = ..., ef: _Optional[int] = ..., filter: _Optional[bytes] = ..., include_properties: _Optional[bool] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+    packed_hits: bool
+    def __init__(self, collection: _Optional[str] = ..., field: _Optional[str] = ..., vectors: _Optional[bytes] = ..., rows: _Optional[int] = ..., k: _Optional[int] = ..., ef: _Optional[int] = ..., filter: _Optional[bytes] = ..., include_properties: _Optional[bool] = ..., include_vectors: _Optional[bool] = ..., packed_hits: _Optional[bool] = ...) -> None: ...
 
 class SearchBatchResponse(_message.Message):
-    __slots__ = ("results", "coverage")
+    __slots__ = ("results", "coverage", "packed", "plan")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[SearchResponse]
     coverage: Coverage
-    def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ...) -> None: ...
+    packed: PackedHits
+    plan: SearchPlan
+    def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., packed: _Optional[_Union[PackedHits, _Mapping]] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ...) -> None: ...
 
 class QueryRequest(_message.Message):
     __slots__ = ("collection", "filter", "limit", "offset", "order_by", "descending", "include_vectors")

@@ -1,0 +1,151 @@
+"""Search hits as columns (`vektra.v1.PackedHits`), and their merge.
+
+A search's cost beyond the HNSW walk is per hit: a record read, a message
+built, a message parsed, an object made. Packed, the hits of a whole batch
+travel as a handful of columns — ids, float32 distances, 16-byte versions,
+each row's length, and optionally each hit's properties as the msgpack
+bytes the store holds — that nodes fill, routers merge and clients read
+with numpy, in a few calls per batch rather than a few per hit.
+
+    ids          one per hit, row after row
+    distances    float32
+    versions     VERSION_DTYPE: physical ms, logical, writer (an index into `writers`)
+    row_lengths  hits per query row
+    properties   msgpack map per hit, or None when not asked for
+
+Used by the node's public API and shard search (`node.public_api`,
+`node.service`), the router's scatter (`router.scatter`) and the SDK
+(`client._convert`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vektra.common.errors import Internal
+from vektra.v1 import vektra_pb2 as pb
+
+__all__ = ["VERSION_DTYPE", "PackedColumns", "from_pb", "merge", "to_pb"]
+
+VERSION_DTYPE = np.dtype([("physical", "<i8"), ("logical", "<u4"), ("writer", "<u4")])
+
+
+@dataclass(frozen=True, slots=True)
+class PackedColumns:
+    ids: list[str]
+    distances: np.ndarray  # float32
+    versions: np.ndarray  # VERSION_DTYPE
+    writers: tuple[str, ...]
+    row_lengths: np.ndarray  # int64, one per query row
+    properties: list[bytes] | None
+
+    def row_slices(self) -> list[slice]:
+        ends = np.cumsum(self.row_lengths).tolist()
+        return [slice(e - n, e) for e, n in zip(ends, self.row_lengths.tolist(), strict=True)]
+
+    def newest(self) -> tuple[int, int] | None:
+        """(physical, logical) of the newest version among the hits."""
+        if not len(self.versions):
+            return None
+        top = np.lexsort((self.versions["logical"], self.versions["physical"]))[-1]
+        return int(self.versions["physical"][top]), int(self.versions["logical"][top])
+
+
+def to_pb(cols: PackedColumns) -> pb.PackedHits:
+    return pb.PackedHits(
+        ids=cols.ids,
+        distances=cols.distances.astype("<f4", copy=False).tobytes(),
+        versions=cols.versions.astype(VERSION_DTYPE, copy=False).tobytes(),
+        writers=cols.writers,
+        row_lengths=cols.row_lengths.tolist(),
+        properties=cols.properties or (),
+    )
+
+
+def from_pb(msg: pb.PackedHits, rows: int | None = None, who: str = "the server") -> PackedColumns:
+    """The columns of `msg` (one row when it gives no row lengths), checked:
+    Internal when they do not line up (`who` sent a malformed answer)."""
+    n = len(msg.ids)
+    distances = np.frombuffer(msg.distances, dtype="<f4")
+    if len(msg.versions) % VERSION_DTYPE.itemsize:
+        raise Internal(f"{who} sent malformed packed hits (versions)")
+    versions = np.frombuffer(msg.versions, dtype=VERSION_DTYPE)
+    lengths = np.asarray(list(msg.row_lengths) or [n], dtype=np.int64)
+    props = list(msg.properties) if len(msg.properties) else None
+    if len(distances) != n or len(versions) != n or int(lengths.sum()) != n:
+        raise Internal(f"{who} sent malformed packed hits (column lengths differ)")
+    if rows is not None and len(lengths) != rows:
+        raise Internal(f"{who} sent {len(lengths)} rows of packed hits for {rows} queries")
+    if props is not None and len(props) != n:
+        raise Internal(f"{who} sent malformed packed hits (properties)")
+    if n and int(versions["writer"].max()) >= len(msg.writers):
+        raise Internal(f"{who} sent malformed packed hits (writers)")
+    return PackedColumns(list(msg.ids), distances, versions, tuple(msg.writers), lengths, props)
+
+
+def merge(parts: Sequence[PackedColumns], rows: int, k: int) -> PackedColumns:
+    """Each row's k nearest over every part (each part's rows hold its own
+    top k), nearest first, ties by id — the order a node gives. An id in
+    a row twice (a map change during the call) keeps its newest version."""
+    writers: dict[str, int] = {}
+    ids: list[str] = []
+    dist_parts, version_parts, row_parts = [], [], []
+    # An empty column list reads back as "not asked for": one part with
+    # properties means they were asked for.
+    with_props = any(p.properties is not None for p in parts)
+    props: list[bytes] | None = [] if with_props else None
+    for part in parts:
+        remap = np.asarray([writers.setdefault(w, len(writers)) for w in part.writers], np.uint32)
+        versions = part.versions.copy()
+        if len(versions):
+            versions["writer"] = remap[versions["writer"]]
+        ids += part.ids
+        dist_parts.append(part.distances)
+        version_parts.append(versions)
+        row_parts.append(np.repeat(np.arange(rows), part.row_lengths))
+        if props is not None:
+            props += part.properties if part.properties is not None else [b""] * len(part.ids)
+    distances = np.concatenate(dist_parts) if dist_parts else np.empty(0, np.float32)
+    versions = np.concatenate(version_parts) if version_parts else np.empty(0, VERSION_DTYPE)
+    row_of = np.concatenate(row_parts) if row_parts else np.empty(0, np.int64)
+    # Row, then distance, then id (as a fixed-width string array).
+    order = np.lexsort((np.asarray(ids, dtype=str), distances, row_of))
+    order = _newest_per_id(order, ids, versions, list(writers), row_of)
+    row_sorted = row_of[order]
+    starts = np.searchsorted(row_sorted, np.arange(rows))
+    rank = np.arange(len(order)) - starts[row_sorted]
+    keep = order[rank < k]
+    return PackedColumns(
+        ids=[ids[i] for i in keep.tolist()],
+        distances=distances[keep],
+        versions=versions[keep],
+        writers=tuple(writers),
+        row_lengths=np.bincount(row_of[keep], minlength=rows).astype(np.int64),
+        properties=None if props is None else [props[i] for i in keep.tolist()],
+    )
+
+
+def _newest_per_id(
+    order: np.ndarray, ids: list[str], versions: np.ndarray, writers: list[str], row_of: np.ndarray
+) -> np.ndarray:
+    """`order` without the older copies of an id met twice in one row (of
+    equal versions, the first part's copy stays, as in `router.gather`)."""
+    rows = row_of.tolist()
+    if len({(rows[i], ids[i]) for i in range(len(ids))}) == len(ids):
+        return order  # the usual case: every id once per row
+
+    def newness(i: int) -> tuple[int, int, str, int]:
+        physical, logical, writer = versions[i].tolist()
+        return physical, logical, writers[writer], -i
+
+    best: dict[tuple[int, str], int] = {}
+    for i in range(len(ids)):
+        key = (rows[i], ids[i])
+        j = best.get(key)
+        if j is None or newness(i) > newness(j):
+            best[key] = i
+    kept = set(best.values())
+    return np.asarray([i for i in order.tolist() if i in kept], dtype=np.int64)
