@@ -13,6 +13,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
+from vektra.common import packed_hits
 from vektra.common.addresses import connectable_address
 from vektra.common.errors import InvalidArgument, VektraError
 from vektra.common.grpc_errors import abort_with
@@ -246,6 +247,23 @@ class NodeService(node_pb2_grpc.NodeServicer):
         queries = decode_query_rows(req.vectors, req.rows, spec, limits)
         flt = parse_filter(schema, limits, req.filter)
         parts = parts_from_pb(request.parts, schema)
+        if req.packed_hits and not req.include_vectors:
+            found = await _run(
+                self._engine.search_packed,
+                req.collection,
+                spec,
+                queries,
+                req.k,
+                req.ef,
+                flt,
+                parts,
+                req.include_properties,
+            )
+            return npb.ShardSearchResponse(
+                packed=packed_hits.to_pb(found.columns),
+                plan=pb.SearchPlan(strategy=found.strategy, candidates=found.candidates),
+                searched=found.searched,
+            )
         results = await _run(
             self._engine.search, req.collection, spec, queries, req.k, req.ef, flt, parts
         )

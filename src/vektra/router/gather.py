@@ -7,13 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
+from vektra.common import packed_hits
+from vektra.common.errors import Internal
 from vektra.common.filters import comparable
 from vektra.common.hlc import ZERO, Version
+from vektra.common.packed_hits import PackedColumns
 from vektra.common.schema import CollectionSchema
 from vektra.common.values import unpack_map
+from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["merge_hits", "merge_objects", "version_of"]
+__all__ = ["hit_rows", "merge_hits", "merge_objects", "shard_columns", "version_of"]
 
 
 def version_of(msg: Any) -> Version:
@@ -35,6 +41,54 @@ def merge_hits(per_node: Sequence[Sequence[pb.Hit]], k: int) -> list[pb.Hit]:
     object of the global top k it holds, so the union is enough."""
     best = _dedupe(h for hits in per_node for h in hits)
     return sorted(best.values(), key=lambda h: (h.distance, h.id))[:k]
+
+
+def shard_columns(answer: npb.ShardSearchResponse, rows: int, node: str) -> PackedColumns:
+    """A node's answer to ShardSearch as columns: packed as asked, or (a node
+    of an older version) one Hit per hit, packed here."""
+    if answer.HasField("packed"):
+        return packed_hits.from_pb(answer.packed, rows, who=f"node {node}")
+    if len(answer.results) != rows:
+        raise Internal(f"node {node} answered {len(answer.results)} rows for {rows} queries")
+    hits = [h for r in answer.results for h in r.hits]
+    writers: dict[str, int] = {}
+
+    def version(v: pb.Version) -> tuple[int, int, int]:
+        return v.physical_ms, v.logical, writers.setdefault(v.writer, len(writers))
+
+    versions = np.array([version(h.version) for h in hits], dtype=packed_hits.VERSION_DTYPE)
+    return PackedColumns(
+        ids=[h.id for h in hits],
+        distances=np.asarray([h.distance for h in hits], dtype=np.float32),
+        versions=versions,
+        writers=tuple(writers),
+        row_lengths=np.asarray([len(r.hits) for r in answer.results], dtype=np.int64),
+        properties=[h.properties for h in hits],
+    )
+
+
+def hit_rows(cols: PackedColumns) -> list[list[pb.Hit]]:
+    """Merged columns as one Hit per hit, for a client that did not ask for
+    packed hits."""
+    phys = cols.versions["physical"].tolist()
+    logical = cols.versions["logical"].tolist()
+    writer = cols.versions["writer"].tolist()
+    dists = cols.distances.tolist()
+    props = cols.properties
+    return [
+        [
+            pb.Hit(
+                id=cols.ids[i],
+                distance=dists[i],
+                properties=b"" if props is None else props[i],
+                version=pb.Version(
+                    physical_ms=phys[i], logical=logical[i], writer=cols.writers[writer[i]]
+                ),
+            )
+            for i in range(at.start, at.stop)
+        ]
+        for at in cols.row_slices()
+    ]
 
 
 def merge_objects(

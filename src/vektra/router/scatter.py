@@ -16,9 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vektra.common import packed_hits
 from vektra.common.errors import InvalidArgument, Unavailable, VektraError
 from vektra.common.hlc import HybridClock, Version
 from vektra.common.limits import Limits
+from vektra.common.packed_hits import PackedColumns
+from vektra.common.packed_hits import merge as merge_packed
 from vektra.common.ring import TOKEN_END, TokenRange
 from vektra.common.validation import (
     decode_query_rows,
@@ -28,7 +31,7 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector
 from vektra.router.calls import NodeCalls, client_error
-from vektra.router.gather import merge_hits, merge_objects
+from vektra.router.gather import hit_rows, merge_hits, merge_objects, shard_columns
 from vektra.router.replication import RangeAssignment, Topology, assign_ranges
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
@@ -102,14 +105,29 @@ class Scatter:
         assignment: RangeAssignment,
         timeout: float,
     ) -> tuple[list[Any], Coverage]:
+        answers, coverage, _nodes = await self._scatter_named(
+            topo, method, request_for, assignment, timeout
+        )
+        return answers, coverage
+
+    async def _scatter_named(
+        self,
+        topo: Topology,
+        method: str,
+        request_for: Callable[[dict[int, tuple[int, ...]], bool], Any],
+        assignment: RangeAssignment,
+        timeout: float,
+    ) -> tuple[list[Any], Coverage, list[str]]:
         """Ask each node of `assignment` (`request_for(its ranges by
-        position, first round)` builds its request). The ranges of a node
+        position, first round)` builds its request); the answers, and the
+        node that gave each. The ranges of a node
         that fails to answer are asked once more of their next readable
         replica, so one unreachable node (say, a channel still reconnecting)
         does not make an answer partial while another replica can give it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         answers: list[Any] = []
+        nodes: list[str] = []
         answered: set[int] = set()
         failed: set[str] = set()
         asked: set[str] = set()
@@ -126,6 +144,7 @@ class Scatter:
                 raise bad
             for node, answer in got.items():
                 answers.append(answer)
+                nodes.append(node)
                 answered.update(current.ranges_of(node))
             errors.update(errs)
             failed.update(errs)
@@ -145,37 +164,61 @@ class Scatter:
         )
         if not answers and assignment.total:
             raise Unavailable(_no_answer(coverage, errors))
-        return answers, coverage
+        return answers, coverage, nodes
 
     # ------------------------------------------------------------ search
 
     async def _search_rows(
         self, topo: Topology, batch: pb.SearchBatchRequest, timeout: float
-    ) -> tuple[list[pb.SearchResponse], Coverage]:
+    ) -> tuple[list[pb.SearchResponse] | PackedColumns, pb.SearchPlan | None, Coverage]:
+        """Every row's merged hits: as columns (packed: the nodes pack them
+        and they are merged with numpy) unless vectors are asked for, when
+        they travel one Hit per hit."""
         schema = self._calls.schema(topo, batch.collection)
         assignment = topo.assignment(schema.replication_factor)
-        answers, coverage = await self._scatter(
+        packed = not batch.include_vectors
+        shard_batch = batch
+        if packed != batch.packed_hits:
+            shard_batch = pb.SearchBatchRequest()
+            shard_batch.CopyFrom(batch)
+            shard_batch.packed_hits = packed
+        answers, coverage, nodes = await self._scatter_named(
             topo,
             "ShardSearch",
             lambda parts, first: npb.ShardSearchRequest(
-                search=batch, parts=_parts(topo, parts, first), incarnation=schema.incarnation
+                search=shard_batch,
+                parts=_parts(topo, parts, first),
+                incarnation=schema.incarnation,
             ),
             assignment,
             timeout,
         )
+        plans = [a.plan for a in answers if a.HasField("plan")]
+        plans += [r.plan for a in answers if not a.HasField("plan") for r in a.results[:1]]
+        plan = max(plans, key=lambda p: p.candidates, default=None)
+        if packed:
+            merged = merge_packed(
+                [shard_columns(a, batch.rows, n) for a, n in zip(answers, nodes, strict=True)],
+                batch.rows,
+                batch.k,
+            )
+            newest = merged.newest()
+            if newest is not None:
+                self._clock.observe(Version(newest[0], newest[1], ""))
+            return merged, plan, coverage
         self._observe(answers)
         rows = []
         for row in range(batch.rows):
             per_node = [a.results[row] for a in answers]
-            plan = max((r.plan for r in per_node), key=lambda p: p.candidates, default=None)
+            row_plan = max((r.plan for r in per_node), key=lambda p: p.candidates, default=None)
             rows.append(
                 pb.SearchResponse(
                     hits=merge_hits([r.hits for r in per_node], batch.k),
                     coverage=coverage.to_pb(),
-                    plan=plan,
+                    plan=row_plan,
                 )
             )
-        return rows, coverage
+        return rows, plan, coverage
 
     async def search(self, request: pb.SearchRequest, timeout: float) -> pb.SearchResponse:
         async def run(topo: Topology) -> pb.SearchResponse:
@@ -194,9 +237,17 @@ class Scatter:
                 filter=request.filter,
                 include_properties=request.include_properties,
                 include_vectors=request.include_vectors,
+                packed_hits=request.packed_hits,
             )
-            rows, _coverage = await self._search_rows(topo, batch, timeout)
-            return rows[0]
+            rows, plan, coverage = await self._search_rows(topo, batch, timeout)
+            if not isinstance(rows, PackedColumns):
+                return rows[0]
+            if request.packed_hits:
+                return pb.SearchResponse(
+                    packed=packed_hits.to_pb(rows), coverage=coverage.to_pb(), plan=plan
+                )
+            (hits,) = hit_rows(rows)
+            return pb.SearchResponse(hits=hits, coverage=coverage.to_pb(), plan=plan)
 
         return await self._calls.routed(run)
 
@@ -209,8 +260,20 @@ class Scatter:
             validate_search(self._limits, request.k, request.ef)
             decode_query_rows(request.vectors, request.rows, spec, self._limits)
             parse_filter(schema, self._limits, request.filter)
-            rows, coverage = await self._search_rows(topo, request, timeout)
-            return pb.SearchBatchResponse(results=rows, coverage=coverage.to_pb())
+            rows, plan, coverage = await self._search_rows(topo, request, timeout)
+            if not isinstance(rows, PackedColumns):
+                return pb.SearchBatchResponse(results=rows, coverage=coverage.to_pb())
+            if request.packed_hits:
+                return pb.SearchBatchResponse(
+                    packed=packed_hits.to_pb(rows), coverage=coverage.to_pb(), plan=plan
+                )
+            return pb.SearchBatchResponse(
+                results=[
+                    pb.SearchResponse(hits=hits, coverage=coverage.to_pb(), plan=plan)
+                    for hits in hit_rows(rows)
+                ],
+                coverage=coverage.to_pb(),
+            )
 
         return await self._calls.routed(run)
 

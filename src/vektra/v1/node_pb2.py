@@ -26,7 +26,7 @@ from vektra.v1 import vektra_pb2 as vektra_dot_v1_dot_vektra__pb2
 from vektra.v1 import coordinator_pb2 as vektra_dot_v1_dot_coordinator__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14vektra/v1/node.proto\x12\tvektra.v1\x1a\x16vektra/v1/vektra.proto\x1a\x1bvektra/v1/coordinator.proto\"\xe3\x01\n\x0fVersionedObject\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproperties\x18\x02 \x01(\x0c\x12\x38\n\x07vectors\x18\x03 \x03(\x0b\x32\'.vektra.v1.VersionedObject.VectorsEntry\x12#\n\x07version\x18\x04 \x01(\x0b\x32\x12.vektra.v1.Version\x12\x0f\n\x07\x64\x65leted\x18\x05 \x01(\x08\x12\x10\n\x08hint_for\x18\x06 \x01(\t\x1a.\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"j\n\x0c\x41pplyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12+\n\x07objects\x18\x02 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\x12\x13\n\x0bincarnation\x18\x04 \x01(\tJ\x04\x08\x03\x10\x04\"[\n\rObjectOutcome\x12(\n\x07outcome\x18\x01 \x01(\x0e\x32\x17.vektra.v1.ApplyOutcome\x12 \n\x04held\x18\x02 \x01(\x0b\x32\x12.vektra.v1.Version\"\x82\x01\n\rApplyResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\r\x12\r\n\x05stale\x18\x02 \x01(\r\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x13\n\x0bremoved_ids\x18\x04 \x03(\t\x12*\n\x08outcomes\x18\x05 \x03(\x0b\x32\x18.vektra.v1.ObjectOutcome\"F\n\x17\x45nsureCollectionRequest\x12+\n\x06schema\x18\x01 \x01(\x0b\x32\x1b.vektra.v1.CollectionSchema\"+\n\x18\x45nsureCollectionResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\";\n\x16\x44ropIncarnationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\"*\n\x17\x44ropIncarnationResponse\x12\x0f\n\x07\x64ropped\x18\x01 \x01(\x08\"p\n\x0c\x46\x65tchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x17\n\x0finclude_vectors\x18\x03 \x01(\x08\x12\x13\n\x0bincarnation\x18\x04 \x01(\t\x12\x11\n\thints_for\x18\x05 \x01(\t\"M\n\rFetchResponse\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\x12\x0f\n\x07missing\x18\x02 \x03(\t\"(\n\nTokenRange\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"t\n\x12\x43ountRangesRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\x12\x13\n\x0bincarnation\x18\x04 \x01(\t\"$\n\x13\x43ountRangesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"Q\n\tShardPart\x12\x10\n\x08position\x18\x01 \x01(\r\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\"}\n\x12ShardSearchRequest\x12-\n\x06search\x18\x01 \x01(\x0b\x32\x1d.vektra.v1.SearchBatchRequest\x12#\n\x05parts\x18\x02 \x03(\x0b\x32\x14.vektra.v1.ShardPart\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\"S\n\x13ShardSearchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.vektra.v1.SearchResponse\x12\x10\n\x08searched\x18\x02 \x01(\x04\"w\n\x11ShardQueryRequest\x12&\n\x05query\x18\x01 \x01(\x0b\x32\x17.vektra.v1.QueryRequest\x12%\n\x06ranges\x18\x02 \x03(\x0b\x32\x15.vektra.v1.TokenRange\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\"8\n\x12ShardQueryResponse\x12\"\n\x07objects\x18\x01 \x03(\x0b\x32\x11.vektra.v1.Object\"h\n\x0fSetEpochRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\"\n\x07members\x18\x02 \x03(\x0b\x32\x11.vektra.v1.Member\x12\x12\n\ncluster_id\x18\x03 \x01(\t\x12\x0e\n\x06vnodes\x18\x04 \x01(\r\"!\n\x10SetEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"\x11\n\x0fNodeInfoRequest\"D\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07objects\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\"*\n\tHintCount\x12\x0e\n\x06target\x18\x01 \x01(\t\x12\r\n\x05hints\x18\x02 \x01(\x04\"\xf0\x01\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12.\n\x0b\x63ollections\x18\x03 \x03(\x0b\x32\x19.vektra.v1.CollectionInfo\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\x12\n\ncluster_id\x18\x05 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x06 \x01(\t\x12#\n\x05hints\x18\x07 \x03(\x0b\x32\x14.vektra.v1.HintCount\x12\x16\n\x0erepaired_epoch\x18\x08 \x01(\x04\x12\x18\n\x10searched_objects\x18\t \x01(\x04\"{\n\x10ScanRangeRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0btoken_start\x18\x02 \x01(\x04\x12\x11\n\ttoken_end\x18\x03 \x01(\x04\x12\x17\n\x0finclude_vectors\x18\x04 \x01(\x08\x12\x12\n\nbatch_size\x18\x05 \x01(\r\"=\n\x0eScanRangeBatch\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\"d\n\x12RangeDigestRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\"7\n\x13RangeDigestResponse\x12\x0f\n\x07\x64igests\x18\x01 \x03(\x0c\x12\x0f\n\x07records\x18\x02 \x03(\x04\"e\n\x14RangeVersionsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12$\n\x05range\x18\x03 \x01(\x0b\x32\x15.vektra.v1.TokenRange\"D\n\x15RangeVersionsResponse\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject*{\n\x0c\x41pplyOutcome\x12\x1d\n\x19\x41PPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41PPLY_OUTCOME_APPLIED\x10\x01\x12\x17\n\x13\x41PPLY_OUTCOME_STALE\x10\x02\x12\x18\n\x14\x41PPLY_OUTCOME_HINTED\x10\x03\x32\x8f\x07\n\x04Node\x12:\n\x05\x41pply\x12\x17.vektra.v1.ApplyRequest\x1a\x18.vektra.v1.ApplyResponse\x12:\n\x05\x46\x65tch\x12\x17.vektra.v1.FetchRequest\x1a\x18.vektra.v1.FetchResponse\x12L\n\x0b\x43ountRanges\x12\x1d.vektra.v1.CountRangesRequest\x1a\x1e.vektra.v1.CountRangesResponse\x12L\n\x0bShardSearch\x12\x1d.vektra.v1.ShardSearchRequest\x1a\x1e.vektra.v1.ShardSearchResponse\x12I\n\nShardQuery\x12\x1c.vektra.v1.ShardQueryRequest\x1a\x1d.vektra.v1.ShardQueryResponse\x12\x43\n\x08SetEpoch\x12\x1a.vektra.v1.SetEpochRequest\x1a\x1b.vektra.v1.SetEpochResponse\x12[\n\x10\x45nsureCollection\x12\".vektra.v1.EnsureCollectionRequest\x1a#.vektra.v1.EnsureCollectionResponse\x12X\n\x0f\x44ropIncarnation\x12!.vektra.v1.DropIncarnationRequest\x1a\".vektra.v1.DropIncarnationResponse\x12\x43\n\x08NodeInfo\x12\x1a.vektra.v1.NodeInfoRequest\x1a\x1b.vektra.v1.NodeInfoResponse\x12\x45\n\tScanRange\x12\x1b.vektra.v1.ScanRangeRequest\x1a\x19.vektra.v1.ScanRangeBatch0\x01\x12L\n\x0bRangeDigest\x12\x1d.vektra.v1.RangeDigestRequest\x1a\x1e.vektra.v1.RangeDigestResponse\x12R\n\rRangeVersions\x12\x1f.vektra.v1.RangeVersionsRequest\x1a .vektra.v1.RangeVersionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14vektra/v1/node.proto\x12\tvektra.v1\x1a\x16vektra/v1/vektra.proto\x1a\x1bvektra/v1/coordinator.proto\"\xe3\x01\n\x0fVersionedObject\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproperties\x18\x02 \x01(\x0c\x12\x38\n\x07vectors\x18\x03 \x03(\x0b\x32\'.vektra.v1.VersionedObject.VectorsEntry\x12#\n\x07version\x18\x04 \x01(\x0b\x32\x12.vektra.v1.Version\x12\x0f\n\x07\x64\x65leted\x18\x05 \x01(\x08\x12\x10\n\x08hint_for\x18\x06 \x01(\t\x1a.\n\x0cVectorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"j\n\x0c\x41pplyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12+\n\x07objects\x18\x02 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\x12\x13\n\x0bincarnation\x18\x04 \x01(\tJ\x04\x08\x03\x10\x04\"[\n\rObjectOutcome\x12(\n\x07outcome\x18\x01 \x01(\x0e\x32\x17.vektra.v1.ApplyOutcome\x12 \n\x04held\x18\x02 \x01(\x0b\x32\x12.vektra.v1.Version\"\x82\x01\n\rApplyResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\r\x12\r\n\x05stale\x18\x02 \x01(\r\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x13\n\x0bremoved_ids\x18\x04 \x03(\t\x12*\n\x08outcomes\x18\x05 \x03(\x0b\x32\x18.vektra.v1.ObjectOutcome\"F\n\x17\x45nsureCollectionRequest\x12+\n\x06schema\x18\x01 \x01(\x0b\x32\x1b.vektra.v1.CollectionSchema\"+\n\x18\x45nsureCollectionResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\";\n\x16\x44ropIncarnationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\"*\n\x17\x44ropIncarnationResponse\x12\x0f\n\x07\x64ropped\x18\x01 \x01(\x08\"p\n\x0c\x46\x65tchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x17\n\x0finclude_vectors\x18\x03 \x01(\x08\x12\x13\n\x0bincarnation\x18\x04 \x01(\t\x12\x11\n\thints_for\x18\x05 \x01(\t\"M\n\rFetchResponse\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\x12\x0f\n\x07missing\x18\x02 \x03(\t\"(\n\nTokenRange\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"t\n\x12\x43ountRangesRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\x12\x13\n\x0bincarnation\x18\x04 \x01(\t\"$\n\x13\x43ountRangesResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"Q\n\tShardPart\x12\x10\n\x08position\x18\x01 \x01(\r\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\"}\n\x12ShardSearchRequest\x12-\n\x06search\x18\x01 \x01(\x0b\x32\x1d.vektra.v1.SearchBatchRequest\x12#\n\x05parts\x18\x02 \x03(\x0b\x32\x14.vektra.v1.ShardPart\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\"\x9f\x01\n\x13ShardSearchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.vektra.v1.SearchResponse\x12\x10\n\x08searched\x18\x02 \x01(\x04\x12%\n\x06packed\x18\x03 \x01(\x0b\x32\x15.vektra.v1.PackedHits\x12#\n\x04plan\x18\x04 \x01(\x0b\x32\x15.vektra.v1.SearchPlan\"w\n\x11ShardQueryRequest\x12&\n\x05query\x18\x01 \x01(\x0b\x32\x17.vektra.v1.QueryRequest\x12%\n\x06ranges\x18\x02 \x03(\x0b\x32\x15.vektra.v1.TokenRange\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\"8\n\x12ShardQueryResponse\x12\"\n\x07objects\x18\x01 \x03(\x0b\x32\x11.vektra.v1.Object\"h\n\x0fSetEpochRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\"\n\x07members\x18\x02 \x03(\x0b\x32\x11.vektra.v1.Member\x12\x12\n\ncluster_id\x18\x03 \x01(\t\x12\x0e\n\x06vnodes\x18\x04 \x01(\r\"!\n\x10SetEpochResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"\x11\n\x0fNodeInfoRequest\"D\n\x0e\x43ollectionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07objects\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\"*\n\tHintCount\x12\x0e\n\x06target\x18\x01 \x01(\t\x12\r\n\x05hints\x18\x02 \x01(\x04\"\xf0\x01\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12.\n\x0b\x63ollections\x18\x03 \x03(\x0b\x32\x19.vektra.v1.CollectionInfo\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\x12\n\ncluster_id\x18\x05 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x06 \x01(\t\x12#\n\x05hints\x18\x07 \x03(\x0b\x32\x14.vektra.v1.HintCount\x12\x16\n\x0erepaired_epoch\x18\x08 \x01(\x04\x12\x18\n\x10searched_objects\x18\t \x01(\x04\"{\n\x10ScanRangeRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0btoken_start\x18\x02 \x01(\x04\x12\x11\n\ttoken_end\x18\x03 \x01(\x04\x12\x17\n\x0finclude_vectors\x18\x04 \x01(\x08\x12\x12\n\nbatch_size\x18\x05 \x01(\r\"=\n\x0eScanRangeBatch\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject\"d\n\x12RangeDigestRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.vektra.v1.TokenRange\"7\n\x13RangeDigestResponse\x12\x0f\n\x07\x64igests\x18\x01 \x03(\x0c\x12\x0f\n\x07records\x18\x02 \x03(\x04\"e\n\x14RangeVersionsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12$\n\x05range\x18\x03 \x01(\x0b\x32\x15.vektra.v1.TokenRange\"D\n\x15RangeVersionsResponse\x12+\n\x07objects\x18\x01 \x03(\x0b\x32\x1a.vektra.v1.VersionedObject*{\n\x0c\x41pplyOutcome\x12\x1d\n\x19\x41PPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41PPLY_OUTCOME_APPLIED\x10\x01\x12\x17\n\x13\x41PPLY_OUTCOME_STALE\x10\x02\x12\x18\n\x14\x41PPLY_OUTCOME_HINTED\x10\x03\x32\x8f\x07\n\x04Node\x12:\n\x05\x41pply\x12\x17.vektra.v1.ApplyRequest\x1a\x18.vektra.v1.ApplyResponse\x12:\n\x05\x46\x65tch\x12\x17.vektra.v1.FetchRequest\x1a\x18.vektra.v1.FetchResponse\x12L\n\x0b\x43ountRanges\x12\x1d.vektra.v1.CountRangesRequest\x1a\x1e.vektra.v1.CountRangesResponse\x12L\n\x0bShardSearch\x12\x1d.vektra.v1.ShardSearchRequest\x1a\x1e.vektra.v1.ShardSearchResponse\x12I\n\nShardQuery\x12\x1c.vektra.v1.ShardQueryRequest\x1a\x1d.vektra.v1.ShardQueryResponse\x12\x43\n\x08SetEpoch\x12\x1a.vektra.v1.SetEpochRequest\x1a\x1b.vektra.v1.SetEpochResponse\x12[\n\x10\x45nsureCollection\x12\".vektra.v1.EnsureCollectionRequest\x1a#.vektra.v1.EnsureCollectionResponse\x12X\n\x0f\x44ropIncarnation\x12!.vektra.v1.DropIncarnationRequest\x1a\".vektra.v1.DropIncarnationResponse\x12\x43\n\x08NodeInfo\x12\x1a.vektra.v1.NodeInfoRequest\x1a\x1b.vektra.v1.NodeInfoResponse\x12\x45\n\tScanRange\x12\x1b.vektra.v1.ScanRangeRequest\x1a\x19.vektra.v1.ScanRangeBatch0\x01\x12L\n\x0bRangeDigest\x12\x1d.vektra.v1.RangeDigestRequest\x1a\x1e.vektra.v1.RangeDigestResponse\x12R\n\rRangeVersions\x12\x1f.vektra.v1.RangeVersionsRequest\x1a .vektra.v1.RangeVersionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VERSIONEDOBJECT_VECTORSENTRY']._loaded_options = None
   _globals['_VERSIONEDOBJECT_VECTORSENTRY']._serialized_options = b'8\001'
-  _globals['_APPLYOUTCOME']._serialized_start=2776
-  _globals['_APPLYOUTCOME']._serialized_end=2899
+  _globals['_APPLYOUTCOME']._serialized_start=2853
+  _globals['_APPLYOUTCOME']._serialized_end=2976
   _globals['_VERSIONEDOBJECT']._serialized_start=89
   _globals['_VERSIONEDOBJECT']._serialized_end=316
   _globals['_VERSIONEDOBJECT_VECTORSENTRY']._serialized_start=270
@@ -69,36 +69,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHARDPART']._serialized_end=1346
   _globals['_SHARDSEARCHREQUEST']._serialized_start=1348
   _globals['_SHARDSEARCHREQUEST']._serialized_end=1473
-  _globals['_SHARDSEARCHRESPONSE']._serialized_start=1475
-  _globals['_SHARDSEARCHRESPONSE']._serialized_end=1558
-  _globals['_SHARDQUERYREQUEST']._serialized_start=1560
-  _globals['_SHARDQUERYREQUEST']._serialized_end=1679
-  _globals['_SHARDQUERYRESPONSE']._serialized_start=1681
-  _globals['_SHARDQUERYRESPONSE']._serialized_end=1737
-  _globals['_SETEPOCHREQUEST']._serialized_start=1739
-  _globals['_SETEPOCHREQUEST']._serialized_end=1843
-  _globals['_SETEPOCHRESPONSE']._serialized_start=1845
-  _globals['_SETEPOCHRESPONSE']._serialized_end=1878
-  _globals['_NODEINFOREQUEST']._serialized_start=1880
-  _globals['_NODEINFOREQUEST']._serialized_end=1897
-  _globals['_COLLECTIONINFO']._serialized_start=1899
-  _globals['_COLLECTIONINFO']._serialized_end=1967
-  _globals['_HINTCOUNT']._serialized_start=1969
-  _globals['_HINTCOUNT']._serialized_end=2011
-  _globals['_NODEINFORESPONSE']._serialized_start=2014
-  _globals['_NODEINFORESPONSE']._serialized_end=2254
-  _globals['_SCANRANGEREQUEST']._serialized_start=2256
-  _globals['_SCANRANGEREQUEST']._serialized_end=2379
-  _globals['_SCANRANGEBATCH']._serialized_start=2381
-  _globals['_SCANRANGEBATCH']._serialized_end=2442
-  _globals['_RANGEDIGESTREQUEST']._serialized_start=2444
-  _globals['_RANGEDIGESTREQUEST']._serialized_end=2544
-  _globals['_RANGEDIGESTRESPONSE']._serialized_start=2546
-  _globals['_RANGEDIGESTRESPONSE']._serialized_end=2601
-  _globals['_RANGEVERSIONSREQUEST']._serialized_start=2603
-  _globals['_RANGEVERSIONSREQUEST']._serialized_end=2704
-  _globals['_RANGEVERSIONSRESPONSE']._serialized_start=2706
-  _globals['_RANGEVERSIONSRESPONSE']._serialized_end=2774
-  _globals['_NODE']._serialized_start=2902
-  _globals['_NODE']._serialized_end=3813
+  _globals['_SHARDSEARCHRESPONSE']._serialized_start=1476
+  _globals['_SHARDSEARCHRESPONSE']._serialized_end=1635
+  _globals['_SHARDQUERYREQUEST']._serialized_start=1637
+  _globals['_SHARDQUERYREQUEST']._serialized_end=1756
+  _globals['_SHARDQUERYRESPONSE']._serialized_start=1758
+  _globals['_SHARDQUERYRESPONSE']._serialized_end=1814
+  _globals['_SETEPOCHREQUEST']._serialized_start=1816
+  _globals['_SETEPOCHREQUEST']._serialized_end=1920
+  _globals['_SETEPOCHRESPONSE']._serialized_start=1922
+  _globals['_SETEPOCHRESPONSE']._serialized_end=1955
+  _globals['_NODEINFOREQUEST']._serialized_start=1957
+  _globals['_NODEINFOREQUEST']._serialized_end=1974
+  _globals['_COLLECTIONINFO']._serialized_start=1976
+  _globals['_COLLECTIONINFO']._serialized_end=2044
+  _globals['_HINTCOUNT']._serialized_start=2046
+  _globals['_HINTCOUNT']._serialized_end=2088
+  _globals['_NODEINFORESPONSE']._serialized_start=2091
+  _globals['_NODEINFORESPONSE']._serialized_end=2331
+  _globals['_SCANRANGEREQUEST']._serialized_start=2333
+  _globals['_SCANRANGEREQUEST']._serialized_end=2456
+  _globals['_SCANRANGEBATCH']._serialized_start=2458
+  _globals['_SCANRANGEBATCH']._serialized_end=2519
+  _globals['_RANGEDIGESTREQUEST']._serialized_start=2521
+  _globals['_RANGEDIGESTREQUEST']._serialized_end=2621
+  _globals['_RANGEDIGESTRESPONSE']._serialized_start=2623
+  _globals['_RANGEDIGESTRESPONSE']._serialized_end=2678
+  _globals['_RANGEVERSIONSREQUEST']._serialized_start=2680
+  _globals['_RANGEVERSIONSREQUEST']._serialized_end=2781
+  _globals['_RANGEVERSIONSRESPONSE']._serialized_start=2783
+  _globals['_RANGEVERSIONSRESPONSE']._serialized_end=2851
+  _globals['_NODE']._serialized_start=2979
+  _globals['_NODE']._serialized_end=3890
 # @@protoc_insertion_point(module_scope)

@@ -170,12 +170,16 @@ class ShardSearchRequest(_message.Message):
     def __init__(self, search: _Optional[_Union[_vektra_pb2.SearchBatchRequest, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[ShardPart, _Mapping]]] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class ShardSearchResponse(_message.Message):
-    __slots__ = ("results", "searched")
+    __slots__ = ("results", "searched", "packed", "plan")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     SEARCHED_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[_vektra_pb2.SearchResponse]
     searched: int
-    def __init__(self, results: _Optional[_Iterable[_Union[_vektra_pb2.SearchResponse, _Mapping]]] = ..., searched: _Optional[int] = ...) -> None: ...
+    packed: _vektra_pb2.PackedHits
+    plan: _vektra_pb2.SearchPlan
+    def __init__(self, results: _Optional[_Iterable[_Union[_vektra_pb2.SearchResponse, _Mapping]]] = ..., searched: _Optional[int] = ..., packed: _Optional[_Union[_vektra_pb2.PackedHits, _Mapping]] = ..., plan: _Optional[_Union[_vektra_pb2.SearchPlan, _Mapping]] = ...) -> None: ...
 
 class ShardQueryRequest(_message.Message):
     __slots__ = ("query", "ranges", "incarnation")

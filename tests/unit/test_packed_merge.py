@@ -1,0 +1,86 @@
+"""The router's numpy merge of packed hits (`common.packed_hits.merge`) picks
+exactly what the one-Hit-at-a-time merge (`router.gather.merge_hits`) picks:
+the k nearest per row, ties by id, an id met twice keeping its newest
+version — on random answers with ties and duplicates."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vektra.common import packed_hits
+from vektra.common.packed_hits import PackedColumns, merge
+from vektra.router.gather import hit_rows, merge_hits, shard_columns
+from vektra.v1 import node_pb2 as npb
+from vektra.v1 import vektra_pb2 as pb
+
+_hit = st.builds(
+    lambda i, d, p, lg, w: pb.Hit(
+        id=f"o{i}",
+        distance=d / 4,  # quarters: exact in float32, so ties are real ties
+        properties=f"p{i}".encode(),
+        version=pb.Version(physical_ms=p, logical=lg, writer=f"w{w}"),
+    ),
+    st.integers(0, 12),
+    st.integers(0, 8),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    st.integers(0, 2),
+)
+
+
+def _node_rows(rows: int) -> st.SearchStrategy[list[list[pb.Hit]]]:
+    # A node's own rows: an id at most once per row, nearest first.
+    row = st.lists(_hit, max_size=6, unique_by=lambda h: h.id).map(
+        lambda hs: sorted(hs, key=lambda h: (h.distance, h.id))
+    )
+    return st.lists(row, min_size=rows, max_size=rows)
+
+
+def _as_tuples(hits: list[pb.Hit]) -> list[tuple]:
+    return [
+        (h.id, h.distance, h.properties, (h.version.physical_ms, h.version.logical)) for h in hits
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 3).flatmap(
+        lambda rows: st.tuples(
+            st.just(rows), st.lists(_node_rows(rows), min_size=1, max_size=3), st.integers(1, 8)
+        )
+    )
+)
+def test_numpy_merge_equals_the_plain_merge(
+    case: tuple[int, list[list[list[pb.Hit]]], int],
+) -> None:
+    rows, nodes, k = case
+    answers = [
+        npb.ShardSearchResponse(results=[pb.SearchResponse(hits=r) for r in node]) for node in nodes
+    ]
+    # Half the nodes pack their answer, as a node of this version does.
+    columns = [shard_columns(a, rows, f"n{i}") for i, a in enumerate(answers)]
+    sent = [
+        packed_hits.from_pb(packed_hits.to_pb(c), rows) if i % 2 else c
+        for i, c in enumerate(columns)
+    ]
+    merged = merge(sent, rows, k)
+    got = hit_rows(merged)
+    for row in range(rows):
+        want = merge_hits([node[row] for node in nodes], k)
+        assert _as_tuples(got[row]) == _as_tuples(want)
+
+
+def test_an_empty_answer_merges_to_empty_rows() -> None:
+    empty = PackedColumns(
+        [],
+        np.empty(0, np.float32),
+        np.empty(0, packed_hits.VERSION_DTYPE),
+        (),
+        np.zeros(2, np.int64),
+        None,
+    )
+    merged = merge([empty, empty], 2, 10)
+    assert merged.row_lengths.tolist() == [0, 0] and merged.ids == []
+    assert merge([], 2, 10).row_lengths.tolist() == [0, 0]
