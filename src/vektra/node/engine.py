@@ -51,7 +51,7 @@ from vektra.node.node_info import CollectionInfo, NodeInfo
 from vektra.node.open_collections import OpenCollection, OpenCollections
 from vektra.node.placement import Placement
 from vektra.node.position_indexes import FieldIndexes
-from vektra.node.records import Record, Write, WriteResult
+from vektra.node.records import Record, StoredObject, Write, WriteResult
 from vektra.node.recovery import open_collection
 from vektra.node.repair_plan import Entry
 from vektra.node.repartition import repartition
@@ -268,6 +268,16 @@ class Engine:
     def get(self, name: str, ids: list[str]) -> list[Record | None]:
         """Live records for ids, in order; None for missing or deleted."""
         return reads.get_live(self._store, self._colls.get(name), ids)
+
+    def get_stored(
+        self, name: str, ids: list[str], with_vectors: bool, live_only: bool = True
+    ) -> list[StoredObject | None]:
+        """`get` (or with tombstones, `get_versions`) as stored: properties
+        not decoded, vectors read only when asked for."""
+        found = self._store.records.get_stored(self._colls.get(name).meta, ids, with_vectors)
+        if not live_only:
+            return found
+        return [o if o is not None and not o.deleted else None for o in found]
 
     def get_versions(self, name: str, ids: list[str]) -> list[Record | None]:
         """Records including tombstones (for replicas comparing versions)."""

@@ -170,10 +170,19 @@ class PublicApi:
     def Get(self, request: pb.GetRequest) -> pb.GetResponse:
         ids = list(request.ids)
         check_ids(ids, self._engine.limits, allow_duplicates=True)
-        records = self._engine.get(request.collection, ids)
+        found = self._engine.get_stored(request.collection, ids, request.include_vectors)
         return pb.GetResponse(
-            objects=[object_pb(r, request.include_vectors) for r in records if r is not None],
-            missing=[i for i, r in zip(ids, records, strict=True) if r is None],
+            objects=[
+                pb.Object(
+                    id=o.id,
+                    properties=o.properties,
+                    vectors=o.vectors,
+                    version=version_to_pb(o.version),
+                )
+                for o in found
+                if o is not None
+            ],
+            missing=[i for i, o in zip(ids, found, strict=True) if o is None],
         )
 
     def Search(self, request: pb.SearchRequest) -> pb.SearchResponse:

@@ -53,6 +53,7 @@ __all__ = [
     "Outcome",
     "Record",
     "Records",
+    "StoredObject",
     "Write",
     "WriteResult",
 ]
@@ -87,6 +88,19 @@ class Record:
     def vector(self, field_name: str) -> np.ndarray | None:
         data = self.vectors.get(field_name)
         return None if data is None else np.frombuffer(data, dtype=_F32)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A record as a read by id returns it: properties left as the msgpack
+    bytes stored (a reply carries them as they are), vectors only when asked
+    for. A tombstone has neither."""
+
+    id: str
+    version: Version
+    deleted: bool
+    properties: bytes
+    vectors: dict[str, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +305,41 @@ class Records:
                     db=self._objects,
                 )
                 out.append(None if raw is None else _decode(object_id, raw))
+        return out
+
+    def get_stored(
+        self, meta: CollectionMeta, ids: list[str], with_vectors: bool
+    ) -> list[StoredObject | None]:
+        """`get` without decoding what a reply passes through: each record's
+        properties are cut out as stored, its vectors decoded only when
+        `with_vectors`. None when never written."""
+        out: list[StoredObject | None] = []
+        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        with self._env.reader() as txn:
+            for object_id in ids:
+                raw = txn.get(
+                    keys.object_key(meta.no, token(meta.name, object_id), object_id),
+                    db=self._objects,
+                )
+                if raw is None:
+                    out.append(None)
+                    continue
+                # tell() counts every byte this unpacker has read: relative offsets.
+                base = head.tell()
+                head.feed(raw)
+                head.read_array_header()
+                version, deleted = Version.from_tuple(head.unpack()), head.unpack()
+                head.skip()  # docno
+                start = head.tell() - base
+                head.skip()  # properties
+                end = head.tell() - base
+                if with_vectors and not deleted:
+                    vectors = head.unpack()
+                else:
+                    head.skip()
+                    vectors = {}
+                props = b"" if deleted else raw[start:end]
+                out.append(StoredObject(object_id, version, deleted, props, vectors))
         return out
 
     def by_docnos(self, meta: CollectionMeta, docnos: list[int]) -> list[Record | None]:

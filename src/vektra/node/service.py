@@ -182,11 +182,26 @@ class NodeService(node_pb2_grpc.NodeServicer):
         check_ids(ids, self._engine.limits, allow_duplicates=True)
         if request.hints_for:
             read = await _run(self._engine.get_hints, request.collection, request.hints_for, ids)
-        else:
-            read = await _run(self._engine.get_versions, request.collection, ids)
+            return npb.FetchResponse(
+                objects=[versioned_pb(r, request.include_vectors) for r in read if r is not None],
+                missing=[i for i, r in zip(ids, read, strict=True) if r is None],
+            )
+        stored = await _run(
+            self._engine.get_stored, request.collection, ids, request.include_vectors, False
+        )
         return npb.FetchResponse(
-            objects=[versioned_pb(r, request.include_vectors) for r in read if r is not None],
-            missing=[i for i, r in zip(ids, read, strict=True) if r is None],
+            objects=[
+                npb.VersionedObject(
+                    id=o.id,
+                    properties=o.properties,
+                    vectors=o.vectors,
+                    version=version_to_pb(o.version),
+                    deleted=o.deleted,
+                )
+                for o in stored
+                if o is not None
+            ],
+            missing=[i for i, o in zip(ids, stored, strict=True) if o is None],
         )
 
     async def CountRanges(

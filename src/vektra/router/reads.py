@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 
 from vektra.common.errors import Unavailable, VektraError
-from vektra.common.hlc import HybridClock
+from vektra.common.hlc import ZERO, HybridClock, Version
 from vektra.common.limits import Limits
 from vektra.common.validation import check_ids
 from vektra.router.calls import NodeCalls, Stale, client_error
-from vektra.router.gather import version_of
 from vektra.router.replication import Topology, plan_read
 from vektra.router.writes import level_of
 from vektra.v1 import node_pb2 as npb
@@ -57,7 +56,10 @@ class Reads:
             )
             answered: list[tuple[str, str | None]] = []
             errors: dict[str, VektraError] = {}
-            best: dict[str, npb.VersionedObject] = {}
+            # id -> (its newest version as a tuple, the object): tuples
+            # compare as Versions do, without a Version per object.
+            best: dict[str, tuple[tuple[int, int, str], npb.VersionedObject]] = {}
+            newest: tuple[int, int, str] | None = None
             for key, result in zip(keys, results, strict=True):
                 if isinstance(result, Stale):
                     raise result
@@ -70,11 +72,15 @@ class Reads:
                     continue
                 answered.append(key)
                 for obj in result.objects:
-                    v = version_of(obj)
-                    self._clock.observe(v)
+                    v = _version_key(obj)
                     cur = best.get(obj.id)
-                    if cur is None or v > version_of(cur):
-                        best[obj.id] = obj
+                    if cur is None or v > cur[0]:
+                        best[obj.id] = (v, obj)
+                    if newest is None or v > newest:
+                        newest = v
+            if newest is not None:
+                # Past the newest version read, once: a later write must win.
+                self._clock.observe(Version(*newest))
             bad = client_error(errors)
             if bad is not None:
                 raise bad
@@ -88,7 +94,8 @@ class Reads:
                     )
             found, missing = [], []
             for object_id in ids:
-                obj = best.get(object_id)
+                entry = best.get(object_id)
+                obj = None if entry is None else entry[1]
                 if obj is None or obj.deleted:
                     missing.append(object_id)
                 else:
@@ -103,6 +110,14 @@ class Reads:
             return pb.GetResponse(objects=found, missing=missing)
 
         return await self._calls.routed(run)
+
+
+def _version_key(obj: npb.VersionedObject) -> tuple[int, int, str]:
+    """`gather.version_of` as a tuple (an unset version is ZERO's)."""
+    if not obj.HasField("version"):
+        return ZERO.as_tuple()
+    v = obj.version
+    return v.physical_ms, v.logical, v.writer
 
 
 def _name(key: tuple[str, str | None]) -> str:
