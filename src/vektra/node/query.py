@@ -66,6 +66,24 @@ def _in_ranges(coll: OpenCollection, docnos: np.ndarray, ranges: Sequence[Span])
     return inside
 
 
+def _page_by_id(
+    store: Store,
+    coll: OpenCollection,
+    docnos: np.ndarray,
+    limit: int,
+    offset: int,
+    descending: bool,
+) -> list[Record]:
+    """One page in id order, reading only its records: the ids of every
+    match come from the hit table (`node.hit_table`), not from LMDB."""
+    docnos = np.asarray(docnos, dtype=np.uint64)
+    docnos = docnos[coll.hits.live_mask(docnos)]
+    ids = coll.hits.columns(docnos).ids
+    order = sorted(range(len(ids)), key=ids.__getitem__, reverse=descending)
+    page = [int(docnos[i]) for i in order[offset : offset + limit]]
+    return [r for r in store.records.by_docnos(coll.meta, page) if r is not None]
+
+
 def query(
     store: Store,
     coll: OpenCollection,
@@ -88,6 +106,8 @@ def query(
     docnos = _live_matching(store, coll, flt)
     if ranges is not None:
         docnos = _in_ranges(coll, docnos, ranges)
+    if spec is None:
+        return _page_by_id(store, coll, docnos, limit, offset, descending)
     wanted = np.sort(docnos).tolist()
     records = [r for r in store.records.by_docnos(coll.meta, wanted) if r is not None]
     records.sort(key=lambda r: r.id, reverse=descending and not order_by)
