@@ -14,6 +14,8 @@ import numpy as np
 
 from vektra.common import filters
 from vektra.common.errors import InvalidArgument
+from vektra.common.schema import PropertySpec
+from vektra.common.values import unpack
 from vektra.node.filter_eval import FilterEvaluator
 from vektra.node.open_collections import OpenCollection
 from vektra.node.records import Record
@@ -108,15 +110,31 @@ def query(
         docnos = _in_ranges(coll, docnos, ranges)
     if spec is None:
         return _page_by_id(store, coll, docnos, limit, offset, descending)
-    wanted = np.sort(docnos).tolist()
-    records = [r for r in store.records.by_docnos(coll.meta, wanted) if r is not None]
-    records.sort(key=lambda r: r.id, reverse=descending and not order_by)
-    if spec is not None:
-        present = [r for r in records if r.properties.get(order_by) is not None]
-        missing = [r for r in records if r.properties.get(order_by) is None]
-        present.sort(
-            key=lambda r: filters.comparable(spec.type, r.properties[order_by]),
-            reverse=descending,
-        )
-        records = present + missing
-    return records[offset : offset + limit]
+    return _page_by_property(store, coll, docnos, spec, limit, offset, descending)
+
+
+def _page_by_property(
+    store: Store,
+    coll: OpenCollection,
+    docnos: np.ndarray,
+    spec: PropertySpec,
+    limit: int,
+    offset: int,
+    descending: bool,
+) -> list[Record]:
+    """One page by a property (missing values last) then id. Every match's
+    properties are read to sort them, but not its vectors; the page's
+    records are read whole."""
+    docnos = np.asarray(docnos, dtype=np.uint64)
+    docnos = docnos[coll.hits.live_mask(docnos)]
+    ids = coll.hits.columns(docnos).ids
+    raw = store.records.raw_properties(coll.meta, coll.docs.tokens_of(docnos).tolist(), ids)
+    values = [None if r is None else unpack(r).get(spec.name) for r in raw]
+    by_id = sorted(
+        (i for i in range(len(ids)) if raw[i] is not None), key=ids.__getitem__
+    )  # ties keep id order
+    present = [i for i in by_id if values[i] is not None]
+    missing = [i for i in by_id if values[i] is None]
+    present.sort(key=lambda i: filters.comparable(spec.type, values[i]), reverse=descending)
+    page = [int(docnos[i]) for i in (present + missing)[offset : offset + limit]]
+    return [r for r in store.records.by_docnos(coll.meta, page) if r is not None]
