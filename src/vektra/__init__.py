@@ -2,12 +2,16 @@
 
 The SDK's front door:
 
-    from vektra import Client
+    from vektra import Client, connect
 
-    with Client("127.0.0.1:7700") as c:
+    with connect("./vektra-data") as c:       # embedded: no server, in this process
         hits = c.collection("docs").search(vector, k=10)
 
-`Client` and `AsyncClient` (and their per-collection handles) make the calls;
+    with Client("127.0.0.1:7700") as c:       # a node or a cluster's router
+        hits = c.collection("docs").search(vector, k=10)
+
+`Client`, `AsyncClient` and the embedded `LocalClient` (and their
+per-collection handles) make the calls;
 the models are the values they return; the errors are what they raise, one
 class per gRPC status code, all subclasses of `VektraError`. The SDK itself
 is `vektra.client`; the servers are `vektra.node`, `vektra.router` and
@@ -15,7 +19,8 @@ is `vektra.client`; the servers are `vektra.node`, `vektra.router` and
 `vektra.v1`.
 
 Names are loaded on first use, so `import vektra` (and the `vektra` command's
-start) costs nothing and never imports a server.
+start) costs nothing and never imports a server (`connect` loads the
+storage engine when it is called).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "Hit",
     "Internal",
     "InvalidArgument",
+    "LocalClient",
     "NodeStatus",
     "NotFound",
     "Object",
@@ -54,6 +60,7 @@ __all__ = [
     "VektraError",
     "Version",
     "__version__",
+    "connect",
 ]
 
 _ERRORS = (
@@ -86,6 +93,7 @@ if TYPE_CHECKING:
         Coverage,
         DeleteResult,
         Hit,
+        LocalClient,
         NodeStatus,
         Object,
         QueryResult,
@@ -93,6 +101,7 @@ if TYPE_CHECKING:
         SearchResult,
         UpsertResult,
         Version,
+        connect,
     )
     from vektra.common.errors import (
         AlreadyExists,

@@ -8,14 +8,19 @@
     async with AsyncClient("127.0.0.1:7700") as c:
         hits = await c.collection("docs").search(vector, k=10)
 
+    with connect("./vektra-data") as c:   # embedded: no server, same API
+        hits = c.collection("docs").search(vector, k=10)
+
 `Client` and `Collection` (and their asyncio twins `AsyncClient` and
-`AsyncCollection`) make the calls; the value types they return live in
+`AsyncCollection`, and the embedded `LocalClient` made by `connect`) make
+the calls; the value types they return live in
 `vektra.client.models`. Errors are the typed `vektra.common.errors` classes.
 """
 
 from __future__ import annotations
 
 from vektra.client._aio import AsyncClient, AsyncCollection
+from vektra.client._local import LocalClient, connect
 from vektra.client._sync import Client, Collection
 from vektra.client.models import (
     ClusterStatus,
@@ -40,6 +45,7 @@ __all__ = [
     "Coverage",
     "DeleteResult",
     "Hit",
+    "LocalClient",
     "NodeStatus",
     "Object",
     "QueryResult",
@@ -47,4 +53,5 @@ __all__ = [
     "SearchResult",
     "UpsertResult",
     "Version",
+    "connect",
 ]

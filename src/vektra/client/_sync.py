@@ -23,9 +23,10 @@ returns is in `vektra.client._requests`, the retry policy in
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
@@ -44,8 +45,12 @@ from vektra.client.models import (
     SearchResult,
     UpsertResult,
 )
+from vektra.common.schema import CollectionSchema
 
-__all__ = ["Client", "Collection"]
+if TYPE_CHECKING:
+    from vektra.client._local import LocalClient
+
+__all__ = ["BlockingApi", "Client", "Collection"]
 
 T = TypeVar("T")
 
@@ -54,55 +59,21 @@ def _default_channel(address: str) -> grpc.Channel:
     return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-class Client(ClientBase[grpc.Channel]):
-    """A connection to a Vektra router (or a single node). Thread-safe."""
+class BlockingApi:
+    """The client-level calls of the blocking clients, over any transport:
+    `Client` sends each request over gRPC, the embedded `LocalClient`
+    (`vektra.connect`) hands it to an engine in this process. A subclass
+    gives `_call` (send one request, return its reply) and `_schemas` (the
+    schema cache)."""
 
-    def __init__(
-        self,
-        addresses: str | Sequence[str] = DEFAULT_ADDRESS,
-        *,
-        timeout_s: float = 30.0,
-        retries: int = 3,
-        channel_factory: Callable[[str], grpc.Channel] | None = None,
-    ) -> None:
-        """`addresses`: one "host:port", several comma-separated, or a list.
-        `retries`: extra attempts of an idempotent call after UNAVAILABLE (with
-        several addresses, every address gets one try even if that is more).
-        `channel_factory`: seam for tests and interceptors; defaults to an
-        insecure channel with 64 MiB message limits."""
-        super().__init__(
-            addresses,
-            timeout_s=timeout_s,
-            retries=retries,
-            channel_factory=channel_factory or _default_channel,
-        )
-
-    def close(self) -> None:
-        for channel in self._detach_channels():
-            channel.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------ transport
+    _schemas: dict[str, CollectionSchema]
 
     def _call(self, call: Call) -> Any:
-        attempts = self._attempts(call)
-        while True:
-            index, stub = self._stub()
-            timeout = attempts.timeout()
-            try:
-                return getattr(stub, call.method)(call.request, timeout=timeout)
-            except grpc.RpcError as exc:
-                pause = self._failed(attempts, index, exc)
-            if pause:
-                time.sleep(pause)
+        raise NotImplementedError
 
     def _run(self, plan: Plan[T]) -> T:
-        """Send each request the plan yields, blocking, and hand it the reply."""
+        """Send each request the plan yields, blocking, and hand it the reply:
+        the plan's result."""
         try:
             call = next(plan)
             while True:
@@ -146,7 +117,63 @@ class Client(ClientBase[grpc.Channel]):
         return self._run(requests.cluster_status())
 
 
-class Collection(CollectionBase[Client]):
+class Client(ClientBase[grpc.Channel], BlockingApi):
+    """A connection to a Vektra router (or a single node). Thread-safe."""
+
+    def __init__(
+        self,
+        addresses: str | Sequence[str] = DEFAULT_ADDRESS,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        channel_factory: Callable[[str], grpc.Channel] | None = None,
+    ) -> None:
+        """`addresses`: one "host:port", several comma-separated, or a list.
+        `retries`: extra attempts of an idempotent call after UNAVAILABLE (with
+        several addresses, every address gets one try even if that is more).
+        `channel_factory`: seam for tests and interceptors; defaults to an
+        insecure channel with 64 MiB message limits."""
+        super().__init__(
+            addresses,
+            timeout_s=timeout_s,
+            retries=retries,
+            channel_factory=channel_factory or _default_channel,
+        )
+
+    @staticmethod
+    def local(path: str | os.PathLike[str], **options: Any) -> LocalClient:
+        """The same API on a data directory opened in this process, with no
+        server: `vektra.connect(path)` (see `vektra.client._local`)."""
+        from vektra.client._local import LocalClient
+
+        return LocalClient(path, **options)
+
+    def close(self) -> None:
+        for channel in self._detach_channels():
+            channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ transport
+
+    def _call(self, call: Call) -> Any:
+        attempts = self._attempts(call)
+        while True:
+            index, stub = self._stub()
+            timeout = attempts.timeout()
+            try:
+                return getattr(stub, call.method)(call.request, timeout=timeout)
+            except grpc.RpcError as exc:
+                pause = self._failed(attempts, index, exc)
+            if pause:
+                time.sleep(pause)
+
+
+class Collection(CollectionBase[BlockingApi]):
     """Data operations on one collection. Obtained from `Client.collection`."""
 
     def describe(self) -> dict[str, Any]:

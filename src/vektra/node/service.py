@@ -1,13 +1,13 @@
 """The storage node's gRPC services: the public `Vektra` API (for this node
-alone) and the node-internal `Node` API. This is the protobuf edge: requests
-are validated and converted to domain values, the engine runs in a worker
+alone; its calls are `node.public_api`'s, shared with the embedded client)
+and the node-internal `Node` API. This is the protobuf edge: requests are
+validated and converted to domain values, the engine runs in a worker
 thread, and the results are converted back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeAlias, TypeVar
 
@@ -16,24 +16,21 @@ import grpc
 from vektra.common.addresses import connectable_address
 from vektra.common.errors import InvalidArgument, VektraError
 from vektra.common.grpc_errors import abort_with
-from vektra.common.pb import schema_from_pb, schema_to_pb, version_to_pb
+from vektra.common.pb import schema_from_pb, version_to_pb
 from vektra.common.pb_cluster import members_from_pb
-from vektra.common.schema import CollectionSchema
 from vektra.common.validation import (
     check_ids,
     decode_query_rows,
     parse_filter,
     resolve_field,
-    validate_objects,
     validate_search,
 )
-from vektra.common.values import decode_vector, pack
 from vektra.node.engine import Engine
 from vektra.node.epoch import MAX_EPOCH
 from vektra.node.node_info import NodeInfo
-from vektra.node.records import ObjectOutcome, Outcome, Record
+from vektra.node.public_api import PublicApi, object_pb, query_limit, result_pb
+from vektra.node.records import ObjectOutcome, Outcome
 from vektra.node.repair_plan import range_digest
-from vektra.node.search import SearchResult
 from vektra.node.shard_requests import parts_from_pb, ranges_from_pb
 from vektra.node.wire import versioned_pb, writes_from_pb
 from vektra.v1 import node_pb2 as npb
@@ -44,26 +41,12 @@ __all__ = ["NodeService", "VektraService"]
 
 T = TypeVar("T")
 Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
-_DEFAULT_QUERY_LIMIT = 10
 _SCAN_BATCH = 256
 
 
 async def _run(fn: Callable[..., T], *args: Any) -> T:
     """Engine calls block on LMDB and hnswlib: run them off the event loop."""
     return await asyncio.to_thread(fn, *args)
-
-
-def _coverage() -> pb.Coverage:
-    return pb.Coverage(asked=1, answered=1, complete=True)
-
-
-def _object_pb(rec: Record, include_vectors: bool) -> pb.Object:
-    return pb.Object(
-        id=rec.id,
-        properties=pack(rec.properties),
-        vectors=rec.vectors if include_vectors else {},
-        version=version_to_pb(rec.version),
-    )
 
 
 _OUTCOME_PB = {
@@ -96,190 +79,65 @@ def _info_pb(info: NodeInfo) -> npb.NodeInfoResponse:
     )
 
 
-def _result_pb(
-    res: SearchResult, include_properties: bool, include_vectors: bool
-) -> pb.SearchResponse:
-    return pb.SearchResponse(
-        hits=[
-            pb.Hit(
-                id=h.record.id,
-                distance=h.distance,
-                properties=pack(h.record.properties) if include_properties else b"",
-                vectors=h.record.vectors if include_vectors else {},
-                version=version_to_pb(h.record.version),
-            )
-            for h in res.hits
-        ],
-        coverage=_coverage(),
-        plan=pb.SearchPlan(strategy=res.strategy, candidates=res.candidates),
-    )
-
-
-def _one_copy(schema: CollectionSchema) -> CollectionSchema:
-    """A collection created through a node's own public API lives on this
-    node alone: one copy of each object. The default (0) is that one copy;
-    asking for more is refused, as a cluster refuses more copies than nodes."""
-    rf = schema.replication_factor
-    if rf > 1:
-        raise InvalidArgument(
-            "schema.replication_factor",
-            f"replication factor {rf} is more than the 1 node of this server: a single node "
-            "keeps one copy of each object (for more, run a cluster: vektra up --nodes 3 --rf 2)",
-        )
-    return dataclasses.replace(schema, replication_factor=1)
-
-
 class VektraService(vektra_pb2_grpc.VektraServicer):
-    def __init__(self, engine: Engine, address: str) -> None:
-        self._engine = engine
-        self._address = address
+    """The public API of a node serving alone (`node.public_api`) over gRPC.
+    Calls that read or write LMDB or search run in a worker thread; the
+    ones answered from memory run on the event loop."""
 
-    def _as_served(self, schema: CollectionSchema) -> CollectionSchema:
-        """A schema as this API reports it. A node on its own (no cluster map
-        received) holds the only copy of everything, whatever replication
-        factor was stored (collections created before a single node refused
-        more than 1 may say 2); a cluster member reports the cluster's."""
-        if not self._engine.cluster.standalone or schema.replication_factor == 1:
-            return schema
-        return dataclasses.replace(schema, replication_factor=1)
+    def __init__(self, engine: Engine, address: str) -> None:
+        self._api = PublicApi(engine)
+        self._address = address
 
     async def CreateCollection(
         self, request: pb.CreateCollectionRequest, context: Ctx
     ) -> pb.CreateCollectionResponse:
-        schema = _one_copy(schema_from_pb(request.schema))
-        schema = await _run(self._engine.create_collection, schema)
-        return pb.CreateCollectionResponse(schema=schema_to_pb(schema))
+        return await _run(self._api.CreateCollection, request)
 
     async def ListCollections(
         self, request: pb.ListCollectionsRequest, context: Ctx
     ) -> pb.ListCollectionsResponse:
-        return pb.ListCollectionsResponse(
-            collections=[schema_to_pb(self._as_served(s)) for s in self._engine.list_collections()]
-        )
+        return self._api.ListCollections(request)
 
     async def DescribeCollection(
         self, request: pb.DescribeCollectionRequest, context: Ctx
     ) -> pb.DescribeCollectionResponse:
-        schema = self._as_served(self._engine.schema(request.name))
-        return pb.DescribeCollectionResponse(
-            schema=schema_to_pb(schema), objects=self._engine.count_all(request.name)
-        )
+        return self._api.DescribeCollection(request)
 
     async def DropCollection(
         self, request: pb.DropCollectionRequest, context: Ctx
     ) -> pb.DropCollectionResponse:
-        await _run(self._engine.drop_collection, request.name)
-        return pb.DropCollectionResponse()
+        return await _run(self._api.DropCollection, request)
 
     async def Upsert(self, request: pb.UpsertRequest, context: Ctx) -> pb.UpsertResponse:
-        schema = self._engine.schema(request.collection)
-        objects = validate_objects(
-            schema,
-            self._engine.limits,
-            [(o.id, o.properties, dict(o.vectors)) for o in request.objects],
-        )
-        result, version = await _run(self._engine.upsert, request.collection, objects)
-        return pb.UpsertResponse(
-            upserted=result.applied, acknowledged=1, version=version_to_pb(version)
-        )
+        return await _run(self._api.Upsert, request)
 
     async def Get(self, request: pb.GetRequest, context: Ctx) -> pb.GetResponse:
-        ids = list(request.ids)
-        check_ids(ids, self._engine.limits, allow_duplicates=True)
-        records = await _run(self._engine.get, request.collection, ids)
-        return pb.GetResponse(
-            objects=[_object_pb(r, request.include_vectors) for r in records if r is not None],
-            missing=[i for i, r in zip(ids, records, strict=True) if r is None],
-        )
+        return await _run(self._api.Get, request)
 
     async def Delete(self, request: pb.DeleteRequest, context: Ctx) -> pb.DeleteResponse:
-        ids = list(request.ids)
-        check_ids(ids, self._engine.limits)
-        self._engine.schema(request.collection)
-        deleted, version = await _run(self._engine.delete, request.collection, ids)
-        return pb.DeleteResponse(deleted=deleted, acknowledged=1, version=version_to_pb(version))
+        return await _run(self._api.Delete, request)
 
     async def Search(self, request: pb.SearchRequest, context: Ctx) -> pb.SearchResponse:
-        schema = self._engine.schema(request.collection)
-        spec = resolve_field(schema, request.field)
-        validate_search(self._engine.limits, request.k, request.ef)
-        vector = decode_vector(request.vector, spec, "vector")
-        flt = parse_filter(schema, self._engine.limits, request.filter)
-        results = await _run(
-            self._engine.search,
-            request.collection,
-            spec,
-            vector[None, :],
-            request.k,
-            request.ef,
-            flt,
-        )
-        return _result_pb(results[0], request.include_properties, request.include_vectors)
+        return await _run(self._api.Search, request)
 
     async def SearchBatch(
         self, request: pb.SearchBatchRequest, context: Ctx
     ) -> pb.SearchBatchResponse:
-        schema = self._engine.schema(request.collection)
-        spec = resolve_field(schema, request.field)
-        validate_search(self._engine.limits, request.k, request.ef)
-        limits = self._engine.limits
-        queries = decode_query_rows(request.vectors, request.rows, spec, limits)
-        flt = parse_filter(schema, limits, request.filter)
-        results = await _run(
-            self._engine.search, request.collection, spec, queries, request.k, request.ef, flt
-        )
-        return pb.SearchBatchResponse(
-            results=[
-                _result_pb(r, request.include_properties, request.include_vectors) for r in results
-            ],
-            coverage=_coverage(),
-        )
+        return await _run(self._api.SearchBatch, request)
 
     async def Query(self, request: pb.QueryRequest, context: Ctx) -> pb.QueryResponse:
-        schema = self._engine.schema(request.collection)
-        limits = self._engine.limits
-        limit = request.limit or _DEFAULT_QUERY_LIMIT
-        if limit > limits.max_query_limit:
-            raise InvalidArgument(
-                "limit", f"limit={limit} is above the limit of {limits.max_query_limit}"
-            )
-        flt = parse_filter(schema, limits, request.filter)
-        records = await _run(
-            self._engine.query,
-            request.collection,
-            flt,
-            limit,
-            request.offset,
-            request.order_by,
-            request.descending,
-        )
-        return pb.QueryResponse(
-            objects=[_object_pb(r, request.include_vectors) for r in records], coverage=_coverage()
-        )
+        return await _run(self._api.Query, request)
 
     async def Count(self, request: pb.CountRequest, context: Ctx) -> pb.CountResponse:
-        schema = self._engine.schema(request.collection)
-        flt = parse_filter(schema, self._engine.limits, request.filter)
-        n = await _run(self._engine.count, request.collection, flt)
-        return pb.CountResponse(count=n, coverage=_coverage())
+        return await _run(self._api.Count, request)
 
     async def ClusterStatus(
         self, request: pb.ClusterStatusRequest, context: Ctx
     ) -> pb.ClusterStatusResponse:
-        objects = sum(self._engine.count_all(s.name) for s in self._engine.list_collections())
-        return pb.ClusterStatusResponse(
-            epoch=self._engine.cluster.epoch,
-            nodes=[
-                pb.NodeStatus(
-                    id=self._engine.node_id,
-                    # Listening on 0.0.0.0 is no address to give a client:
-                    # say where this client reaches the node.
-                    address=connectable_address(self._address, context.peer()),
-                    state=pb.NODE_STATE_ACTIVE,
-                    objects=objects,
-                )
-            ],
-        )
+        # Listening on 0.0.0.0 is no address to give a client: say where
+        # this client reaches the node.
+        address = connectable_address(self._address, context.peer())
+        return await _run(self._api.ClusterStatus, request, address)
 
 
 class NodeService(node_pb2_grpc.NodeServicer):
@@ -393,7 +251,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
         )
         out = []
         for r in results:
-            row = _result_pb(r, req.include_properties, req.include_vectors)
+            row = result_pb(r, req.include_properties, req.include_vectors)
             row.ClearField("coverage")  # the router's to say, over every node it asked
             out.append(row)
         return npb.ShardSearchResponse(results=out, searched=results[0].searched)
@@ -404,11 +262,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
         req = request.query
         schema = self._engine.schema(req.collection)
         limits = self._engine.limits
-        limit = req.limit or _DEFAULT_QUERY_LIMIT
-        if limit > limits.max_query_limit:
-            raise InvalidArgument(
-                "limit", f"limit={limit} is above the limit of {limits.max_query_limit}"
-            )
+        limit = query_limit(limits, req.limit)
         if req.offset + limit > limits.max_query_window:
             raise InvalidArgument(
                 "offset", f"offset + limit must stay within {limits.max_query_window}"
@@ -429,7 +283,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
             req.descending,
             ranges,
         )
-        return npb.ShardQueryResponse(objects=[_object_pb(r, req.include_vectors) for r in records])
+        return npb.ShardQueryResponse(objects=[object_pb(r, req.include_vectors) for r in records])
 
     # ------------------------------------------------------------ anti-entropy
 

@@ -27,6 +27,7 @@ from vektra.common.schema import CollectionSchema
 from vektra.node.catalog import Catalog, CollectionMeta
 from vektra.node.change_log import ChangeLog
 from vektra.node.cluster_store import ClusterStore
+from vektra.node.data_lock import DataDirLock
 from vektra.node.hints import Hints
 from vektra.node.lmdb_env import LmdbEnv, Txn
 from vektra.node.property_index import PropertyIndex
@@ -45,7 +46,17 @@ class Store:
         node_id: str | None = None,
     ) -> None:
         self.path = path
-        self._env = LmdbEnv(path, initial_map_bytes=initial_map_bytes, max_map_bytes=max_map_bytes)
+        path.mkdir(parents=True, exist_ok=True)
+        # One process at a time (node.data_lock): named for the data
+        # directory the store lives in, which is what a user passed.
+        self._lock = DataDirLock(path, shown_as=path.parent)
+        try:
+            self._env = LmdbEnv(
+                path, initial_map_bytes=initial_map_bytes, max_map_bytes=max_map_bytes
+            )
+        except BaseException:
+            self._lock.release()
+            raise
         meta_db = self._env.open_db(b"meta")
         self.catalog = Catalog(self._env, meta_db, node_id)
         self.properties = PropertyIndex(self._env)
@@ -57,6 +68,7 @@ class Store:
 
     def close(self) -> None:
         self._env.close()
+        self._lock.release()
 
     @property
     def map_bytes(self) -> int:
