@@ -1,7 +1,7 @@
 """Vektra as it is deployed, driven through its public API only:
 
 - `embedded`: `vektra.connect(path)`, the in-process client with the same
-  API as `vektra.Client` (skipped, saying so, where this Vektra has none);
+  API as `vektra.Client` (a node's engine in this process, no gRPC);
 - `node`: one storage node behind a router (`vektra up --nodes 1 --rf 1`);
 - `cluster`: three nodes, replication factor 2, behind a router
   (`vektra up --nodes 3 --rf 2`).
@@ -117,15 +117,8 @@ class EmbeddedTopology(VektraTopology):
     name = "embedded"
     label = "embedded"
 
-    def unavailable(self) -> str | None:
-        if not callable(getattr(vektra, "connect", None)):
-            return "this Vektra has no vektra.connect (the embedded client) yet"
-        return None
-
     def _connect(self, workdir: Path) -> Any:
-        # Looked up by name: a Vektra from before the embedded client has none.
-        connect = getattr(vektra, "connect")  # noqa: B009
-        return connect(str(workdir / "embedded"))
+        return vektra.connect(workdir / "embedded")
 
 
 class _Routed(VektraTopology):
