@@ -53,18 +53,18 @@ class HnswlibBaseline(System):
         data = self.data.base[row] if vector is None else vector
         self.index.add_items(data[None, :], [row], num_threads=1)
 
-    def _set_ef(self, ef: int) -> None:
+    def prepare_ef(self, ef: int) -> None:
         if ef != self._ef:
             self.index.set_ef(ef)
             self._ef = ef
 
     def search(self, query: np.ndarray, k: int, ef: int) -> list[int]:
-        self._set_ef(ef)
+        self.prepare_ef(ef)
         labels, _ = self.index.knn_query(query[None, :], k=k, num_threads=1)
         return [int(x) for x in labels[0]]
 
     def search_batch(self, queries: np.ndarray, k: int, ef: int) -> list[list[int]]:
-        self._set_ef(ef)
+        self.prepare_ef(ef)
         labels, _ = self.index.knn_query(queries, k=k, num_threads=self.params.threads)
         found: list[list[int]] = labels.tolist()
         return found

@@ -14,6 +14,7 @@ the run.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import shutil
 from pathlib import Path
@@ -88,8 +89,6 @@ class ChromaPeer(System):
             self.client = None
             self.col = None
             # Chroma keeps a process-wide cache of systems per path.
-            import contextlib
-
             with contextlib.suppress(Exception):
                 client.clear_system_cache()
             shutil.rmtree(self.path, ignore_errors=True)
@@ -105,20 +104,33 @@ class ChromaPeer(System):
     def filter_query(self, case: FilterCase) -> int:
         return len(self.col.get(where=case.vektra(), include=["metadatas"])["ids"])
 
-    def _set_ef(self, ef: int) -> None:
-        if ef != self._ef:
-            self.col.modify(configuration={"hnsw": {"ef_search": ef}})
-            self._ef = ef
+    def prepare_ef(self, ef: int) -> None:
+        if ef == self._ef:
+            return
+        import chromadb
+        from chromadb.config import Settings
+
+        # `modify` only records the new ef_search: the open index keeps the
+        # old one until the collection is loaded again, so reopen it.
+        self.col.modify(configuration={"hnsw": {"ef_search": ef}})
+        self.client.clear_system_cache()
+        self.client = chromadb.PersistentClient(
+            path=str(self.path), settings=Settings(anonymized_telemetry=False)
+        )
+        self.col = self.client.get_collection("bench")
+        self._ef = ef
 
     def search_batch(self, queries: np.ndarray, k: int, ef: int) -> list[list[int]]:
-        self._set_ef(ef)
+        if ef != self._ef:
+            raise ValueError(f"Chroma's ef is {self._ef}, asked {ef}: prepare_ef first")
         res = self.col.query(query_embeddings=queries, n_results=k, include=["distances"])
         return [[int(i) for i in ids] for ids in res["ids"]]
 
     def filtered_search(
         self, query: np.ndarray, k: int, case: FilterCase, ef: int
     ) -> tuple[list[int], str | None]:
-        self._set_ef(ef)
+        if ef != self._ef:
+            raise ValueError(f"Chroma's ef is {self._ef}, asked {ef}: prepare_ef first")
         res = self.col.query(
             query_embeddings=query[None, :], n_results=k, where=case.vektra(), include=["distances"]
         )

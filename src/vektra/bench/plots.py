@@ -17,9 +17,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 __all__ = ["write_all"]
 
+PERCENTILE_COLORS = ["#4c72b0", "#dd8452", "#c44e52"]  # p50, p95, p99
 LATENCY_WORKLOADS = ("search_single", "get_single", "get_batch", "filter_query", "search_batch")
 
 
@@ -71,12 +73,17 @@ def latency(res: dict[str, Any], path: Path) -> Path | None:
         for i, n in enumerate(names):
             f = by_system[n]
             ax.bar([i - 0.25, i, i + 0.25], [f["p50_ms"], f["p95_ms"], f["p99_ms"]], width=0.25,
-                   color=["#4c72b0", "#dd8452", "#c44e52"])  # fmt: skip
+                   color=PERCENTILE_COLORS)  # fmt: skip
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels([labels[n] for n in names], rotation=45, ha="right", fontsize=7)
         ax.set_yscale("log")
-        ax.set_title(f"{w} (p50/p95/p99 ms)", fontsize=8)
+        ax.set_title(f"{w} (ms per call)", fontsize=8)
         ax.grid(True, axis="y", alpha=0.3)
+    handles = [
+        Patch(color=c, label=p)
+        for c, p in zip(PERCENTILE_COLORS, ("p50", "p95", "p99"), strict=True)
+    ]
+    axes[0][0].legend(handles=handles, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

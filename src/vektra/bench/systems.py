@@ -87,6 +87,10 @@ class System:
         """Whatever makes ingested data fully searchable (built into the
         ingest time: Qdrant Edge's optimizer builds its HNSW here)."""
 
+    def prepare_ef(self, ef: int) -> None:
+        """Make `ef` the search ef before a timed run, for engines where it
+        is an index setting rather than a per-query argument."""
+
     @property
     def data(self) -> Dataset:
         assert self.ds is not None, "start() first"
