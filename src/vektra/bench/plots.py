@@ -32,7 +32,7 @@ def _labels(res: dict[str, Any]) -> dict[str, str]:
 def recall_qps(res: dict[str, Any], path: Path) -> Path | None:
     sweep = res["figures"].get("ef_sweep") or {}
     labels = _labels(res)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     drawn = 0
     for name, label in labels.items():
         curve = (sweep.get(name) or {}).get("curve")
@@ -54,7 +54,8 @@ def recall_qps(res: dict[str, Any], path: Path) -> Path | None:
     ax.set_yscale("log")
     ax.set_title(f"Recall vs QPS over ef — {res['dataset']['description']}", fontsize=8)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
+    # Beside the plot: inside it, the legend hides the top curves' points.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
