@@ -14,6 +14,11 @@ A local cluster in the foreground (see `vektra.cli.up`):
 
     vektra up [--nodes 3] [--rf 2] [--data-dir ./vektra-data] [--port 7700] [--host 127.0.0.1]
 
+The benchmark suite (see `vektra.bench`, bench/README.md):
+
+    vektra bench [--smoke] [--topology embedded,node,cluster] [--baselines raw,lmdb,...]
+                 [--dataset docstrings|synthetic] [--rounds 3] [--scaling] [--out DIR]
+
 Client commands (see `vektra.cli.commands` and `vektra.cli.objects`):
 `cluster status`, `collection create|list|describe|drop`, `import`, `search`,
 `get`, `delete`, `query`, `count`.
@@ -37,6 +42,7 @@ from typing import cast
 
 import vektra
 from vektra.cli import commands, up
+from vektra.cli.bench import add_bench_command
 from vektra.cli.parser import VektraParser
 from vektra.client._sync import DEFAULT_ADDRESS
 from vektra.common.errors import VektraError
@@ -108,6 +114,7 @@ def build_parser() -> VektraParser:
     _add_serve(sub)
     up.add_up_command(sub)
     commands.add_client_commands(sub)
+    add_bench_command(sub)
     return parser
 
 

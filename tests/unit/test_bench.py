@@ -1,0 +1,71 @@
+"""The benchmark suite's pure parts: exact ground truth, filters of known
+selectivity, workload selection and target evaluation (no timing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vektra.bench import data, targets, workloads
+from vektra.bench.measure import median_figures, recall_at
+
+
+def test_exact_topk_in_chunks_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(1000, 16)).astype(np.float32)
+    queries = rng.normal(size=(20, 16)).astype(np.float32)
+    expected = np.argsort(-(queries @ base.T), axis=1, kind="stable")[:, :10]
+    got = data.exact_topk(base, queries, 10, chunk_rows=97)
+    assert (got == expected).all()
+
+
+def test_synthetic_filters_have_their_shares_and_exact_truth() -> None:
+    ds = data.synthetic(5000, 16, 30, seed=1)
+    assert [f.name for f in ds.filters] == ["1%", "10%", "50%"]
+    for case, share in zip(ds.filters, (0.01, 0.1, 0.5), strict=True):
+        assert abs(case.share - share) < share * 0.3 + 0.005
+        truth = ds.filtered_truth(case, 10)
+        assert case.mask[truth].all()
+    assert ds.properties([0])[0].keys() == {"package", "module", "length"}
+    assert recall_at(ds.truth[:, :10].tolist(), ds.truth) == 1.0
+
+
+def test_workload_prefixes_select_families_and_ingest_always_runs() -> None:
+    names = [w.name for w in workloads.by_name(["filtered_search"])]
+    assert names == ["ingest", "filtered_search_1%", "filtered_search_10%", "filtered_search_50%"]
+    with pytest.raises(ValueError, match="unknown workload"):
+        workloads.by_name(["nope"])
+
+
+def test_medians_sum_errors_and_keep_nested_curves() -> None:
+    rounds = [
+        {"rate": 1.0, "errors": 0, "plan": "exact", "curve": {"16": {"rate": 5.0}}},
+        {"rate": 3.0, "errors": 1, "plan": "exact", "curve": {"16": {"rate": 7.0}}},
+        {"rate": 2.0, "errors": 0, "plan": "hnsw", "curve": {"16": {"rate": 6.0}}},
+    ]
+    got = median_figures(rounds)
+    assert got["rate"] == 2.0 and got["errors"] == 1 and got["plan"] == "hnsw"
+    assert got["curve"]["16"]["rate"] == 6.0
+
+
+def _fig(rate: float, **extra: object) -> dict:
+    return {"ops": 100, "rate": rate, **extra}
+
+
+def test_targets_pass_fail_and_not_measured() -> None:
+    res = {
+        "figures": {
+            "ingest": {"node": _fig(80.0), "raw-hnswlib": _fig(100.0), "qdrant-edge": _fig(90.0)},
+            "search_batch": {
+                "node": _fig(10.0, recall=0.96),
+                "raw-hnswlib": _fig(30.0, recall=0.97),
+            },
+        },
+        "memory": {},
+    }
+    by_text = {t["target"]: t for t in targets.evaluate(res)}
+    assert by_text["rf 1 (1 node) >= 0.75x raw 2-thread add_items"]["status"] == "pass"
+    assert by_text["rf 1 (1 node) ahead of Qdrant Edge"]["status"] == "fail"
+    assert by_text["1 node via router >= 0.50x raw hnswlib"]["status"] == "fail"
+    assert by_text["rf 2 on 3 nodes >= 0.40x raw add_items"]["status"] == "not measured"
+    assert by_text["ingest time grows no faster than n log n"]["status"] == "not measured"
