@@ -39,8 +39,9 @@ _MIN_CAPACITY = 1024
 
 @dataclass(frozen=True, slots=True)
 class HitColumns:
-    """Ids and versions of some labels, in their order (live ones only)."""
+    """Ids and versions of some labels, in their order: of the live ones only."""
 
+    live: np.ndarray  # bool, one per label asked for
     ids: list[str]
     versions: np.ndarray  # VERSION_DTYPE, one per id
     writers: tuple[str, ...]  # the names `versions["writer"]` index
@@ -67,20 +68,17 @@ class HitTable:
 
     # ------------------------------------------------------------ readers
 
-    def live_mask(self, labels: np.ndarray) -> np.ndarray:
-        """Which labels (any shape) have an entry (bool, same shape)."""
-        ids = self._arrays[0]
+    def lookup(self, labels: np.ndarray) -> HitColumns:
+        """Ids and versions of the 1-D `labels` that have an entry (`live`
+        says which). The ids are read once, so a docno retired meanwhile is
+        either wholly in the answer or wholly out of it."""
+        ids_arr, versions_arr = self._arrays
         at = labels.astype(np.int64, copy=False)
-        inside = at < len(ids)
-        out = np.zeros(at.shape, dtype=bool)
-        out[inside] = ids[at[inside]] != None  # noqa: E711 (elementwise on objects)
-        return out
-
-    def columns(self, labels: np.ndarray) -> HitColumns:
-        """Ids and versions of `labels` (1-D, each with an entry: see `live_mask`)."""
-        ids, versions = self._arrays
-        at = labels.astype(np.int64, copy=False)
-        return HitColumns(ids[at].tolist(), versions[at], tuple(self._writers))
+        inside = at < len(ids_arr)
+        ids = np.full(len(at), None, dtype=object)
+        ids[inside] = ids_arr[at[inside]]
+        live = ids != None  # noqa: E711 (elementwise on objects)
+        return HitColumns(live, ids[live].tolist(), versions_arr[at[live]], tuple(self._writers))
 
     # ------------------------------------------------------------ writer only
 

@@ -79,8 +79,8 @@ def _page_by_id(
     """One page in id order, reading only its records: the ids of every
     match come from the hit table (`node.hit_table`), not from LMDB."""
     docnos = np.asarray(docnos, dtype=np.uint64)
-    docnos = docnos[coll.hits.live_mask(docnos)]
-    ids = coll.hits.columns(docnos).ids
+    found = coll.hits.lookup(docnos)
+    docnos, ids = docnos[found.live], found.ids
     order = sorted(range(len(ids)), key=ids.__getitem__, reverse=descending)
     page = [int(docnos[i]) for i in order[offset : offset + limit]]
     return [r for r in store.records.by_docnos(coll.meta, page) if r is not None]
@@ -126,8 +126,8 @@ def _page_by_property(
     properties are read to sort them, but not its vectors; the page's
     records are read whole."""
     docnos = np.asarray(docnos, dtype=np.uint64)
-    docnos = docnos[coll.hits.live_mask(docnos)]
-    ids = coll.hits.columns(docnos).ids
+    found = coll.hits.lookup(docnos)
+    docnos, ids = docnos[found.live], found.ids
     raw = store.records.raw_properties(coll.meta, coll.docs.tokens_of(docnos).tolist(), ids)
     values = [None if r is None else unpack(r).get(spec.name) for r in raw]
     by_id = sorted(

@@ -28,7 +28,7 @@ import numpy as np
 
 from vektra.common import filters
 from vektra.common.packed_hits import PackedColumns
-from vektra.common.schema import VectorSpec
+from vektra.common.schema import Metric, VectorSpec
 from vektra.node.config import EngineConfig
 from vektra.node.open_collections import OpenCollection
 from vektra.node.query import matching
@@ -44,6 +44,8 @@ __all__ = ["Hit", "PackedSearch", "SearchPart", "SearchResult", "search", "searc
 _Rows = tuple[list[np.ndarray], list[np.ndarray]]
 # Which of an array of labels a part keeps (same shape, bool).
 _Keep = Callable[[np.ndarray], np.ndarray]
+# The labels still live of some labels, and their vectors as the index holds them.
+_Read = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,24 +141,24 @@ def search_packed(
     lengths = np.fromiter((len(r) for r in found.labels), dtype=np.int64, count=n_rows)
     labels = np.concatenate(found.labels) if n_rows else np.empty(0, np.uint64)
     dists = np.concatenate(found.distances) if n_rows else np.empty(0, np.float32)
-    hits = coll.hits  # one table for the whole batch (a rebuild swaps it whole)
-    keep = hits.live_mask(labels)  # a docno deleted since the index answered: skipped
+    hits = coll.hits.lookup(labels)  # a docno deleted since the index answered: skipped
+    keep = hits.live
+    ids, versions = hits.ids, hits.versions
     props: list[bytes] | None = None
     if properties:
-        kept = np.flatnonzero(keep)
-        tokens = coll.docs.tokens_of(labels[kept])
-        ids = hits.columns(labels[kept]).ids
-        raw = store.records.raw_properties(coll.meta, tokens.tolist(), ids)
-        for i, data in zip(kept.tolist(), raw, strict=True):
-            keep[i] = data is not None
-        props = [data for data in raw if data is not None]
-    columns = hits.columns(labels[keep])
+        tokens = coll.docs.tokens_of(labels[keep]).tolist()
+        raw = store.records.raw_properties(coll.meta, tokens, ids)
+        read = np.fromiter((r is not None for r in raw), dtype=bool, count=len(raw))
+        keep[np.flatnonzero(keep)[~read]] = False  # deleted before its properties were read
+        ids = [i for i, r in zip(ids, raw, strict=True) if r is not None]
+        versions = versions[read]
+        props = [r for r in raw if r is not None]
     rows = np.repeat(np.arange(n_rows), lengths)
     packed = PackedColumns(
-        ids=columns.ids,
+        ids=ids,
         distances=dists[keep].astype(np.float32, copy=False),
-        versions=columns.versions,
-        writers=columns.writers,
+        versions=versions,
+        writers=hits.writers,
         row_lengths=np.bincount(rows[keep], minlength=n_rows).astype(np.int64),
         properties=props,
     )
@@ -194,13 +196,14 @@ def _find(
         if index is None:
             continue  # no vector at this position yet
         searched += index.live_count
-        runs.append(_search_part(coll, index, part, matched, queries, k, ef, config))
+        runs.append(_search_part(store, coll, index, part, matched, queries, k, ef, config))
     labels, dists = _merge([r.rows for r in runs if r.rows is not None], len(queries), k)
     strategy = "+".join(dict.fromkeys(r.strategy.value for r in runs)) or Strategy.EMPTY.value
     return _Found(labels, dists, strategy, sum(r.candidates for r in runs), searched)
 
 
 def _search_part(
+    store: Store,
     coll: OpenCollection,
     index: VectorIndex,
     part: SearchPart,
@@ -222,7 +225,8 @@ def _search_part(
     if strategy is Strategy.EMPTY:
         return _PartRun(strategy, 0, None)
     keep = _keep(coll, part, matched)
-    strategy, rows = _run(strategy, index, candidates, keep, queries, min(k, n), ef)
+    read = _stored_vectors(store, coll, index.spec)
+    strategy, rows = _run(strategy, index, candidates, keep, read, queries, min(k, n), ef)
     return _PartRun(strategy, n, rows)
 
 
@@ -275,6 +279,7 @@ def _run(
     index: VectorIndex,
     candidates: np.ndarray | None,
     keep: _Keep,
+    read: _Read,
     queries: np.ndarray,
     k: int,
     ef: int,
@@ -282,7 +287,7 @@ def _run(
     """Labels and distances by `strategy`, or by an exact scan when HNSW cannot
     find k (hnswlib raises RuntimeError then)."""
     if strategy is Strategy.EXACT:
-        return strategy, _exact(index, _pool(index, candidates), queries, k)
+        return strategy, _exact(read, index.spec, _pool(index, candidates), queries, k)
     try:
         match strategy:
             case Strategy.HNSW:
@@ -297,7 +302,9 @@ def _run(
                 assert candidates is not None
                 return strategy, _post_filter(index, len(candidates), keep, queries, k, ef)
     except RuntimeError:
-        return Strategy.EXACT_FALLBACK, _exact(index, _pool(index, candidates), queries, k)
+        return Strategy.EXACT_FALLBACK, _exact(
+            read, index.spec, _pool(index, candidates), queries, k
+        )
     raise AssertionError(strategy)
 
 
@@ -315,12 +322,30 @@ def _hits(records: dict[int, Record | None], labels: np.ndarray, dists: np.ndarr
     return [Hit(rec, d) for rec, d in found if rec is not None]
 
 
-def _exact(index: VectorIndex, labels: np.ndarray, queries: np.ndarray, k: int) -> _Rows:
-    # Labels deleted since they were listed are skipped (read under one lock).
-    labels, stored = index.live_vectors(labels)
+def _stored_vectors(store: Store, coll: OpenCollection, spec: VectorSpec) -> _Read:
+    """Reads labels' vectors from the store, as hnswlib holds them
+    (normalized for cosine): the labels still live, and their vectors."""
+
+    def read(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hits = coll.hits.lookup(labels)
+        labels, ids = labels[hits.live], hits.ids
+        tokens = coll.docs.tokens_of(labels).tolist()
+        read_ok, stored = store.records.vectors(coll.meta, tokens, ids, spec.name, spec.dim)
+        labels, stored = labels[read_ok], stored[read_ok]
+        if spec.metric is Metric.COSINE:
+            norms = np.linalg.norm(stored, axis=1, keepdims=True)
+            np.divide(stored, norms, out=stored, where=norms > 0)
+        return labels, stored
+
+    return read
+
+
+def _exact(read: _Read, spec: VectorSpec, labels: np.ndarray, queries: np.ndarray, k: int) -> _Rows:
+    # Labels deleted since they were listed are skipped (`read` keeps the live).
+    labels, stored = read(labels)
     out_l, out_d = [], []
     for q in queries:
-        d = exact_distances(index.spec.metric, stored, q.astype(np.float32, copy=False))
+        d = exact_distances(spec.metric, stored, q.astype(np.float32, copy=False))
         top = np.argpartition(d, k - 1)[:k] if k < len(d) else np.arange(len(d))
         top = top[np.argsort(d[top], kind="stable")]
         out_l.append(labels[top])
