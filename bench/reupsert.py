@@ -1,0 +1,194 @@
+"""Benchmark: re-upserting objects a node already holds, against inserting them.
+
+Issue 9: re-importing a file must run at >= 0.5x the rate of the first
+import, whether or not the vectors changed. Each round, on a fresh node:
+
+    insert     N new objects, in batches
+    same       the same ids again with the same vectors (one property changed)
+    changed    the same ids again with other vectors
+    changed2   and once more with other vectors (steady churn: the deleted
+               slots of the first round are there, compaction may run)
+
+Each phase is reported as objects/s and as its ratio to `insert` of the same
+round (the machines are shared and noisy: ratios of phases run side by side
+mean more than absolute rates); medians over rounds.
+
+    engine   `vektra.node.engine.Engine` in this process (no gRPC)
+    sdk      a `vektra serve node` subprocess through the SDK (`--sdk`)
+
+    python bench/reupsert.py [--rows N] [--batch B] [--rounds R] [--data random|docstrings]
+                             [--sdk] [--json FILE]
+
+Data: random unit vectors (384-d), or the docstrings embeddings
+(../shared/datasets/docstrings/base.npy: rows [0, N) first, then [N, 2N) and
+[2N, 3N) as the "changed" vectors, so every phase writes real embeddings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vektra.common.schema import CollectionSchema
+from vektra.common.validation import ObjectIn
+from vektra.node.config import EngineConfig
+from vektra.node.engine import Engine
+
+REPO = Path(__file__).resolve().parents[1]
+DATASET = REPO.parent / "shared" / "datasets" / "docstrings"
+DIM, M, EF_CONSTRUCTION, EF = 384, 16, 200, 64
+PHASES = ("insert", "same", "changed", "changed2")
+
+# (ids, vectors, properties) of one phase; `write` upserts them all.
+Batch = tuple[list[str], np.ndarray, list[dict[str, Any]]]
+
+
+def load(data: str, rows: int) -> tuple[list[np.ndarray], str]:
+    """Vectors for insert, changed and changed2 (same shape each)."""
+    if data == "docstrings":
+        base = np.load(DATASET / "base.npy")
+        if len(base) < 3 * rows:
+            raise SystemExit(f"docstrings has {len(base)} rows: at most {len(base) // 3} per phase")
+        sets = [base[i * rows : (i + 1) * rows].astype(np.float32) for i in range(3)]
+        return sets, f"docstrings ({rows} x {base.shape[1]})"
+    rng = np.random.default_rng(0)
+    sets = []
+    for _ in range(3):
+        x = rng.normal(size=(rows, DIM)).astype(np.float32)
+        sets.append(x / np.linalg.norm(x, axis=1, keepdims=True))
+    return sets, f"random unit ({rows} x {DIM})"
+
+
+def phases(sets: list[np.ndarray]) -> list[tuple[str, Batch]]:
+    n = len(sets[0])
+    ids = [f"obj{i}" for i in range(n)]
+
+    def props(bump: int) -> list[dict[str, Any]]:
+        return [{"group": f"g{i % 10}", "n": i + bump} for i in range(n)]
+
+    return [
+        ("insert", (ids, sets[0], props(0))),
+        ("same", (ids, sets[0], props(1))),
+        ("changed", (ids, sets[1], props(2))),
+        ("changed2", (ids, sets[2], props(3))),
+    ]
+
+
+def schema_dict(dim: int) -> dict[str, Any]:
+    return {
+        "name": "bench",
+        "vectors": {
+            "v": {
+                "dim": dim,
+                "metric": "cosine",
+                "hnsw": {"m": M, "ef_construction": EF_CONSTRUCTION, "ef": EF},
+            }
+        },
+        "properties": {"group": "keyword", "n": "int"},
+    }
+
+
+def run_engine(sets: list[np.ndarray], batch: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="vektra-bench-") as tmp:
+        engine = Engine(EngineConfig(Path(tmp)))
+        try:
+            engine.create_collection(CollectionSchema.from_dict(schema_dict(sets[0].shape[1])))
+
+            def write(b: Batch) -> None:
+                ids, vectors, props = b
+                for s in range(0, len(ids), batch):
+                    engine.upsert(
+                        "bench",
+                        [
+                            ObjectIn(ids[i], props[i], {"v": vectors[i]})
+                            for i in range(s, min(s + batch, len(ids)))
+                        ],
+                    )
+
+            return timed(sets, write)
+        finally:
+            engine.close()
+
+
+def run_sdk(sets: list[np.ndarray], batch: int) -> dict[str, float]:
+    from vektra import Client
+
+    with tempfile.TemporaryDirectory(prefix="vektra-bench-") as tmp:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "vektra.cli.main", "--log-level", "WARNING"),
+                *("serve", "node", "--data-dir", tmp, "--listen", "127.0.0.1:0"),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            address = next(
+                line.split()[3] for line in proc.stdout if line.startswith("VEKTRA_READY")
+            )
+            with Client(address, timeout_s=300) as c:
+                d = schema_dict(sets[0].shape[1])
+                c.create_collection("bench", vectors=d["vectors"], properties=d["properties"])
+                col = c.collection("bench")
+
+                def write(b: Batch) -> None:
+                    ids, vectors, props = b
+                    col.upsert(ids=ids, vectors={"v": vectors}, properties=props, batch_size=batch)
+
+                return timed(sets, write)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def timed(sets: list[np.ndarray], write: Callable[[Batch], None]) -> dict[str, float]:
+    """Objects/s of each phase, in order."""
+    out: dict[str, float] = {}
+    for name, b in phases(sets):
+        start = time.perf_counter()
+        write(b)
+        out[name] = len(b[0]) / (time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--data", choices=("random", "docstrings"), default="random")
+    parser.add_argument("--sdk", action="store_true", help="through a node server and the SDK")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    sets, what = load(args.data, args.rows)
+    run = run_sdk if args.sdk else run_engine
+    rounds = [run(sets, args.batch) for _ in range(args.rounds)]
+    side = "sdk (vektra serve node)" if args.sdk else "engine (in process)"
+    print(f"{side}, data: {what}, batches of {args.batch}, {args.rounds} rounds (median)")
+    print(f"{'phase':<10}{'objects/s':>12}{'x insert':>10}")
+    report: dict[str, Any] = {"side": side, "data": what, "batch": args.batch, "phases": {}}
+    for name in PHASES:
+        rate = statistics.median(r[name] for r in rounds)
+        ratio = statistics.median(r[name] / r["insert"] for r in rounds)
+        report["phases"][name] = {"objects_per_s": rate, "ratio": ratio}
+        print(f"{name:<10}{rate:>12,.0f}{ratio:>10.2f}")
+    report["rounds"] = rounds
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
