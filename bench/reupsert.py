@@ -11,7 +11,12 @@ import, whether or not the vectors changed. Each round, on a fresh node:
 
 Each phase is reported as objects/s and as its ratio to `insert` of the same
 round (the machines are shared and noisy: ratios of phases run side by side
-mean more than absolute rates); medians over rounds.
+mean more than absolute rates); medians over rounds. After each phase one
+batch of queries (k=10) checks the index: recall@10 against a brute-force
+scan of the vectors the phase left, and queries/s as a ratio to the search
+after `insert` (replaced vectors must not make search slower or worse).
+Searches go through HNSW (exact_search_max 0: a node scans an index this
+small exactly otherwise).
 
     engine   `vektra.node.engine.Engine` in this process (no gRPC)
     sdk      a `vektra serve node` subprocess through the SDK (`--sdk`)
@@ -21,13 +26,15 @@ mean more than absolute rates); medians over rounds.
 
 Data: random unit vectors (384-d), or the docstrings embeddings
 (../shared/datasets/docstrings/base.npy: rows [0, N) first, then [N, 2N) and
-[2N, 3N) as the "changed" vectors, so every phase writes real embeddings).
+[2N, 3N) as the "changed" vectors, so every phase writes real embeddings;
+its queries.npy as queries).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from vektra.common import filters
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
 from vektra.node.config import EngineConfig
@@ -46,27 +54,32 @@ from vektra.node.engine import Engine
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "docstrings"
-DIM, M, EF_CONSTRUCTION, EF = 384, 16, 200, 64
+DIM, M, EF_CONSTRUCTION, EF, K, QUERIES = 384, 16, 200, 64, 10, 200
 PHASES = ("insert", "same", "changed", "changed2")
 
 # (ids, vectors, properties) of one phase; `write` upserts them all.
 Batch = tuple[list[str], np.ndarray, list[dict[str, Any]]]
+# Ids of the k nearest, per query row.
+Search = Callable[[np.ndarray], list[list[str]]]
 
 
-def load(data: str, rows: int) -> tuple[list[np.ndarray], str]:
-    """Vectors for insert, changed and changed2 (same shape each)."""
+def _unit(x: np.ndarray) -> np.ndarray:
+    out: np.ndarray = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def load(data: str, rows: int) -> tuple[list[np.ndarray], np.ndarray, str]:
+    """Vectors for insert, changed and changed2 (same shape each), and queries."""
     if data == "docstrings":
         base = np.load(DATASET / "base.npy")
         if len(base) < 3 * rows:
             raise SystemExit(f"docstrings has {len(base)} rows: at most {len(base) // 3} per phase")
         sets = [base[i * rows : (i + 1) * rows].astype(np.float32) for i in range(3)]
-        return sets, f"docstrings ({rows} x {base.shape[1]})"
+        queries = np.load(DATASET / "queries.npy")[:QUERIES].astype(np.float32)
+        return sets, queries, f"docstrings ({rows} x {base.shape[1]})"
     rng = np.random.default_rng(0)
-    sets = []
-    for _ in range(3):
-        x = rng.normal(size=(rows, DIM)).astype(np.float32)
-        sets.append(x / np.linalg.norm(x, axis=1, keepdims=True))
-    return sets, f"random unit ({rows} x {DIM})"
+    sets = [_unit(rng.normal(size=(rows, DIM))) for _ in range(3)]
+    return sets, _unit(rng.normal(size=(QUERIES, DIM))), f"random unit ({rows} x {DIM})"
 
 
 def phases(sets: list[np.ndarray]) -> list[tuple[str, Batch]]:
@@ -98,9 +111,9 @@ def schema_dict(dim: int) -> dict[str, Any]:
     }
 
 
-def run_engine(sets: list[np.ndarray], batch: int) -> dict[str, float]:
+def run_engine(sets: list[np.ndarray], queries: np.ndarray, batch: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="vektra-bench-") as tmp:
-        engine = Engine(EngineConfig(Path(tmp)))
+        engine = Engine(EngineConfig(Path(tmp), exact_search_max=0))
         try:
             engine.create_collection(CollectionSchema.from_dict(schema_dict(sets[0].shape[1])))
 
@@ -115,12 +128,18 @@ def run_engine(sets: list[np.ndarray], batch: int) -> dict[str, float]:
                         ],
                     )
 
-            return timed(sets, write)
+            spec = engine.schema("bench").vectors[0]
+
+            def search(q: np.ndarray) -> list[list[str]]:
+                results = engine.search("bench", spec, q, K, None, filters.All())
+                return [[h.record.id for h in r.hits] for r in results]
+
+            return timed(sets, queries, write, search)
         finally:
             engine.close()
 
 
-def run_sdk(sets: list[np.ndarray], batch: int) -> dict[str, float]:
+def run_sdk(sets: list[np.ndarray], queries: np.ndarray, batch: int) -> dict[str, float]:
     from vektra import Client
 
     with tempfile.TemporaryDirectory(prefix="vektra-bench-") as tmp:
@@ -131,6 +150,7 @@ def run_sdk(sets: list[np.ndarray], batch: int) -> dict[str, float]:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, "VEKTRA__NODE__EXACT_SEARCH_MAX": "0"},
         )
         try:
             assert proc.stdout is not None
@@ -146,19 +166,35 @@ def run_sdk(sets: list[np.ndarray], batch: int) -> dict[str, float]:
                     ids, vectors, props = b
                     col.upsert(ids=ids, vectors={"v": vectors}, properties=props, batch_size=batch)
 
-                return timed(sets, write)
+                def search(q: np.ndarray) -> list[list[str]]:
+                    results = col.search_batch(q, k=K, include_properties=False)
+                    return [[h.id for h in r] for r in results]
+
+                return timed(sets, queries, write, search)
         finally:
             proc.terminate()
             proc.wait(timeout=60)
 
 
-def timed(sets: list[np.ndarray], write: Callable[[Batch], None]) -> dict[str, float]:
-    """Objects/s of each phase, in order."""
+def timed(
+    sets: list[np.ndarray], queries: np.ndarray, write: Callable[[Batch], None], search: Search
+) -> dict[str, float]:
+    """Per phase, in order: objects/s, and after it recall@K and queries/s."""
     out: dict[str, float] = {}
     for name, b in phases(sets):
         start = time.perf_counter()
         write(b)
         out[name] = len(b[0]) / (time.perf_counter() - start)
+        best = float("inf")
+        for _ in range(3):  # the best of 3: one batch is short, and the machine noisy
+            start = time.perf_counter()
+            found = search(queries)
+            best = min(best, time.perf_counter() - start)
+        out[f"{name}_qps"] = len(queries) / best
+        ids, vectors, _ = b
+        truth = np.argsort(-(_unit(vectors) @ _unit(queries).T), axis=0)[:K].T
+        hits = sum(len(set(f) & {ids[i] for i in t}) for f, t in zip(found, truth, strict=True))
+        out[f"{name}_recall"] = hits / (K * len(queries))
     return out
 
 
@@ -173,18 +209,25 @@ def main() -> None:
     parser.add_argument("--sdk", action="store_true", help="through a node server and the SDK")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    sets, what = load(args.data, args.rows)
+    sets, queries, what = load(args.data, args.rows)
     run = run_sdk if args.sdk else run_engine
-    rounds = [run(sets, args.batch) for _ in range(args.rounds)]
+    rounds = [run(sets, queries, args.batch) for _ in range(args.rounds)]
     side = "sdk (vektra serve node)" if args.sdk else "engine (in process)"
     print(f"{side}, data: {what}, batches of {args.batch}, {args.rounds} rounds (median)")
-    print(f"{'phase':<10}{'objects/s':>12}{'x insert':>10}")
+    print(f"{'phase':<10}{'objects/s':>12}{'x insert':>10}{'recall@10':>11}{'search x':>10}")
     report: dict[str, Any] = {"side": side, "data": what, "batch": args.batch, "phases": {}}
     for name in PHASES:
         rate = statistics.median(r[name] for r in rounds)
         ratio = statistics.median(r[name] / r["insert"] for r in rounds)
-        report["phases"][name] = {"objects_per_s": rate, "ratio": ratio}
-        print(f"{name:<10}{rate:>12,.0f}{ratio:>10.2f}")
+        recall = statistics.median(r[f"{name}_recall"] for r in rounds)
+        qps = statistics.median(r[f"{name}_qps"] / r["insert_qps"] for r in rounds)
+        report["phases"][name] = {
+            "objects_per_s": rate,
+            "ratio": ratio,
+            "recall": recall,
+            "search_ratio": qps,
+        }
+        print(f"{name:<10}{rate:>12,.0f}{ratio:>10.2f}{recall:>11.3f}{qps:>10.2f}")
     report["rounds"] = rounds
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
