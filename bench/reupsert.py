@@ -7,7 +7,10 @@ import, whether or not the vectors changed. Each round, on a fresh node:
     same       the same ids again with the same vectors (one property changed)
     changed    the same ids again with other vectors
     changed2   and once more with other vectors (steady churn: the deleted
-               slots of the first round are there, compaction may run)
+               labels of the first round are there, graphs may be rebuilt)
+    settled    (engine only) no write, then `Engine.settle` twice, as a node's
+               checkpoint loop does once writes stop: the index's graphs are
+               folded back into one; its time is reported, and the search after
 
 Each phase is reported as objects/s and as its ratio to `insert` of the same
 round (the machines are shared and noisy: ratios of phases run side by side
@@ -134,7 +137,11 @@ def run_engine(sets: list[np.ndarray], queries: np.ndarray, batch: int) -> dict[
                 results = engine.search("bench", spec, q, K, None, filters.All())
                 return [[h.record.id for h in r.hits] for r in results]
 
-            return timed(sets, queries, write, search)
+            def settle() -> None:
+                engine.settle()  # marks the indexes as seen ...
+                engine.settle()  # ... and folds the ones no write reached since
+
+            return timed(sets, queries, write, search, settle)
         finally:
             engine.close()
 
@@ -177,14 +184,17 @@ def run_sdk(sets: list[np.ndarray], queries: np.ndarray, batch: int) -> dict[str
 
 
 def timed(
-    sets: list[np.ndarray], queries: np.ndarray, write: Callable[[Batch], None], search: Search
+    sets: list[np.ndarray],
+    queries: np.ndarray,
+    write: Callable[[Batch], None],
+    search: Search,
+    settle: Callable[[], None] | None = None,
 ) -> dict[str, float]:
-    """Per phase, in order: objects/s, and after it recall@K and queries/s."""
+    """Per phase, in order: objects/s, and after it recall@K and queries/s;
+    with `settle`, its seconds and the search after it ("settled")."""
     out: dict[str, float] = {}
-    for name, b in phases(sets):
-        start = time.perf_counter()
-        write(b)
-        out[name] = len(b[0]) / (time.perf_counter() - start)
+
+    def check(name: str, b: Batch) -> None:
         best = float("inf")
         for _ in range(3):  # the best of 3: one batch is short, and the machine noisy
             start = time.perf_counter()
@@ -195,6 +205,17 @@ def timed(
         truth = np.argsort(-(_unit(vectors) @ _unit(queries).T), axis=0)[:K].T
         hits = sum(len(set(f) & {ids[i] for i in t}) for f, t in zip(found, truth, strict=True))
         out[f"{name}_recall"] = hits / (K * len(queries))
+
+    for name, b in phases(sets):
+        start = time.perf_counter()
+        write(b)
+        out[name] = len(b[0]) / (time.perf_counter() - start)
+        check(name, b)
+    if settle is not None:
+        start = time.perf_counter()
+        settle()
+        out["settled_s"] = time.perf_counter() - start
+        check("settled", b)
     return out
 
 
@@ -228,6 +249,12 @@ def main() -> None:
             "search_ratio": qps,
         }
         print(f"{name:<10}{rate:>12,.0f}{ratio:>10.2f}{recall:>11.3f}{qps:>10.2f}")
+    if "settled_s" in rounds[0]:
+        took = statistics.median(r["settled_s"] for r in rounds)
+        recall = statistics.median(r["settled_recall"] for r in rounds)
+        qps = statistics.median(r["settled_qps"] / r["insert_qps"] for r in rounds)
+        report["phases"]["settled"] = {"seconds": took, "recall": recall, "search_ratio": qps}
+        print(f"{'settled':<10}{took:>11.2f}s{'':>10}{recall:>11.3f}{qps:>10.2f}")
     report["rounds"] = rounds
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

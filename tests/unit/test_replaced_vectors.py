@@ -312,3 +312,29 @@ def test_searches_while_vectors_are_replaced_never_answer_an_id_twice(
         for t in threads:
             t.join(timeout=60)
     assert not errors, errors[0]
+
+
+def test_a_quiet_index_folds_its_graphs_back_into_one(tmp_path: Path) -> None:
+    e = open_engine(tmp_path, exact_search_max=100, post_filter_min_share=0.5)
+    e.create_collection(make_schema(dim=DIM))
+    old = RNG.normal(size=(N, DIM)).astype(np.float32)
+    _fill(e, old)
+    assert e.settle() == 0  # one graph: nothing to fold
+    rows = RNG.permutation(N)[:400]
+    base = _replace(e, old, rows)
+    index = _index(e)
+    assert len(index.graphs) == 2
+
+    assert e.settle() == 0  # written since the last look: a re-import may go on
+    base = _replace(e, base, rows[:100])
+    assert e.settle() == 0
+    assert e.settle() == 1  # quiet for a whole interval: folded
+
+    (graph,) = index.graphs
+    assert graph.live_count == N and index.live_count == N
+    _check_search(e, base, old, rows[100:])
+    e.close()
+    again = open_engine(tmp_path, exact_search_max=100, post_filter_min_share=0.5)
+    assert again.recovery == {"docs.v.p0": "loaded"}
+    assert len(_index(again).graphs) == 1
+    _check_search(again, base, old, rows[100:])

@@ -12,8 +12,10 @@ live vectors are at most a quarter of the fresh one's, they are added to
 it and it becomes the main graph. A graph whose deleted labels outnumber
 what it must hold (its own live vectors; for the main graph, the index's)
 is rebuilt from its live vectors, off the readers' lock, and swapped in.
-Memory stays within a small multiple of the live vectors, and a search
-asks every graph and merges their answers by distance.
+Memory stays within a small multiple of the live vectors. A search asks
+every graph and merges their answers by distance, which costs up to twice
+one graph's: once writes stop, `settle` (the node calls it every
+checkpoint interval) folds the two graphs back into one.
 
 The index is derived state: LMDB is the truth, and `node.recovery` rebuilds
 or replays this index from it. Every operation takes the readers-writer
@@ -100,6 +102,8 @@ class VectorIndex:
         # Replaced whole, never changed in place: a reader takes the tuple once.
         self._graphs: tuple[Graph, ...] = tuple(graphs)
         assert 1 <= len(self._graphs) <= 2
+        self._writes = 0  # puts and removes, so `settle` can tell a quiet index
+        self._writes_seen = 0
 
     @classmethod
     def empty(cls, spec: VectorSpec, capacity: int = MIN_CAPACITY) -> VectorIndex:
@@ -124,6 +128,7 @@ class VectorIndex:
             return
         last = {d: i for i, d in enumerate(docnos.tolist())}
         with self._lock.exclusive():
+            self._writes += 1
             new: list[int] = []
             replaced: list[int] = []
             for docno, row in last.items():
@@ -144,6 +149,7 @@ class VectorIndex:
 
     def remove(self, docnos: Iterable[int]) -> None:
         with self._lock.exclusive():
+            self._writes += 1
             for docno in docnos:
                 self._drop(docno)
             self._retire_main()
@@ -190,6 +196,27 @@ class VectorIndex:
                 graphs = list(self._graphs)
                 graphs[i] = rebuilt
                 self._publish(*graphs)
+
+    def settle(self) -> bool:
+        """Fold the fresh graph into the main one if no write came since the
+        last call: two graphs cost a search up to twice one, and a re-import
+        that is over leaves no reason to keep them apart. The smaller graph's
+        live vectors are added to a copy of the larger, off the readers'
+        lock, and the copy swapped in (the writer calls this: writes wait
+        meanwhile, searches do not). True if it folded."""
+        quiet = self._writes == self._writes_seen
+        self._writes_seen = self._writes
+        if not quiet or len(self._graphs) == 1:
+            return False
+        big, small = sorted(self._graphs, key=lambda g: g.live_count, reverse=True)
+        with self._lock.shared():
+            merged = big.copy()
+            docnos, vectors = small.live()
+        merged.add(docnos, vectors)
+        with self._lock.exclusive():
+            self._publish(merged)
+        self._rebuild_if_due()  # the copy keeps the larger graph's deleted labels
+        return True
 
     # ------------------------------------------------------------ reads
 
