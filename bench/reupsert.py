@@ -141,7 +141,10 @@ def run_engine(sets: list[np.ndarray], queries: np.ndarray, batch: int) -> dict[
                 engine.settle()  # marks the indexes as seen ...
                 engine.settle()  # ... and folds the ones no write reached since
 
-            return timed(sets, queries, write, search, settle)
+            # An engine from before `settle` (run with another build's src/) has none.
+            return timed(
+                sets, queries, write, search, settle if hasattr(engine, "settle") else None
+            )
         finally:
             engine.close()
 
