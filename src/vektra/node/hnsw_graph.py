@@ -17,7 +17,6 @@ every call (reads shared, writes exclusive).
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Collection
 
 import hnswlib
@@ -76,15 +75,6 @@ class Graph:
         graph = cls.empty(spec, 2 * len(docnos))
         graph.add(docnos, vectors)
         return graph
-
-    def copy(self) -> Graph:
-        """An independent copy (hnswlib pickles the whole graph: a memory copy,
-        far cheaper than building one)."""
-        docnos = np.asarray(list(self._label_of), dtype=np.uint64)
-        labels = np.asarray(list(self._label_of.values()), dtype=np.uint64)
-        index = pickle.loads(pickle.dumps(self._index))
-        index.set_ef(self.spec.hnsw.ef)
-        return Graph(self.spec, index, docnos, labels)
 
     # ------------------------------------------------------------ writes
 

@@ -8,14 +8,15 @@ is dropped where it was and added to a second, "fresh" graph: a re-import
 that replaces many vectors builds that one up from empty, about as cheaply
 as the first import built the main one, instead of inserting into a graph
 as big as the collection and full of deleted labels. Once the main graph's
-live vectors are at most a quarter of the fresh one's, they are added to
-it and it becomes the main graph. A graph whose deleted labels outnumber
-what it must hold (its own live vectors; for the main graph, the index's)
-is rebuilt from its live vectors, off the readers' lock, and swapped in.
-Memory stays within a small multiple of the live vectors. A search asks
-every graph and merges their answers by distance, which costs up to twice
-one graph's: once writes stop, `settle` (the node calls it every
-checkpoint interval) folds the two graphs back into one.
+live vectors are at most a quarter of the fresh one's, they are moved to
+it (a chunk at a time: searches run in between) and it becomes the main
+graph. A graph whose deleted labels outnumber what it must hold (its own
+live vectors; for the main graph, the index's) is rebuilt from its live
+vectors, off the readers' lock, and swapped in. Memory stays within a
+small multiple of the live vectors. A search asks every graph and merges
+their answers by distance, which costs up to twice one graph's: once
+writes stop, `settle` (the node calls it every checkpoint interval) folds
+the two graphs into one the same way.
 
 The index is derived state: LMDB is the truth, and `node.recovery` rebuilds
 or replays this index from it. Every operation takes the readers-writer
@@ -82,6 +83,8 @@ _REBUILD_MIN_DELETED = 1024
 # of what building the fresh graph did, and a re-import that replaces every
 # vector leaves little of the main graph to move.
 _RETIRE_SHARE = 0.25
+# Vectors moved from one graph to the other per hold of the exclusive lock.
+_FOLD_CHUNK = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,7 @@ class VectorIndex:
                     self._publish(main, Graph.empty(self.spec))
                 rows = np.asarray(replaced)
                 self._graphs[1].add(docnos[rows], vectors[rows])
-            self._retire_main()
+        self._retire_main()
         self._rebuild_if_due()
 
     def remove(self, docnos: Iterable[int]) -> None:
@@ -152,7 +155,7 @@ class VectorIndex:
             self._writes += 1
             for docno in docnos:
                 self._drop(docno)
-            self._retire_main()
+        self._retire_main()
         self._rebuild_if_due()
 
     def _drop(self, docno: int) -> bool:
@@ -161,18 +164,36 @@ class VectorIndex:
 
     def _retire_main(self) -> None:
         """Once the fresh graph holds most of the index, the main graph's
-        last live vectors join it and it becomes the main graph (the caller
-        holds the lock exclusive). A fresh graph left empty is dropped."""
+        last live vectors join it and it becomes the main graph. A fresh
+        graph left empty is dropped."""
         if len(self._graphs) == 1:
             return
         main, fresh = self._graphs
         if not fresh.live_count:
-            self._publish(main)
+            with self._lock.exclusive():
+                self._publish(main)
         elif main.live_count <= _RETIRE_SHARE * fresh.live_count:
-            # Cosine vectors come back normalized and are normalized again:
-            # the same vector to within a rounding of its last bit.
-            fresh.add(*main.live())
-            self._publish(fresh)
+            self._fold()
+
+    def _fold(self) -> None:
+        """Move the smaller graph's live vectors into the larger and drop the
+        smaller. A chunk at a time under the exclusive lock, each docno
+        added to one graph and dropped from the other at once: searches run
+        between chunks and find every docno in exactly one graph, and no
+        graph is copied."""
+        big, small = sorted(self._graphs, key=lambda g: g.live_count, reverse=True)
+        with self._lock.shared():
+            docnos, vectors = small.live()
+        for start in range(0, len(docnos), _FOLD_CHUNK):
+            chunk = slice(start, start + _FOLD_CHUNK)
+            with self._lock.exclusive():
+                # Cosine vectors come back normalized and are normalized
+                # again: the same vector to within a rounding of its last bit.
+                big.add(docnos[chunk], vectors[chunk])
+                for docno in docnos[chunk].tolist():
+                    small.drop(docno)
+        with self._lock.exclusive():
+            self._publish(big)
 
     def _rebuild_if_due(self) -> None:
         """Rebuild each graph whose deleted labels outnumber what it must hold."""
@@ -198,24 +219,17 @@ class VectorIndex:
                 self._publish(*graphs)
 
     def settle(self) -> bool:
-        """Fold the fresh graph into the main one if no write came since the
-        last call: two graphs cost a search up to twice one, and a re-import
-        that is over leaves no reason to keep them apart. The smaller graph's
-        live vectors are added to a copy of the larger, off the readers'
-        lock, and the copy swapped in (the writer calls this: writes wait
-        meanwhile, searches do not). True if it folded."""
+        """Fold the two graphs into one if no write came since the last call:
+        two graphs cost a search up to twice one, and a re-import that is
+        over leaves no reason to keep them apart (the writer calls this;
+        writes wait meanwhile, searches run between its chunks). True if it
+        folded."""
         quiet = self._writes == self._writes_seen
         self._writes_seen = self._writes
         if not quiet or len(self._graphs) == 1:
             return False
-        big, small = sorted(self._graphs, key=lambda g: g.live_count, reverse=True)
-        with self._lock.shared():
-            merged = big.copy()
-            docnos, vectors = small.live()
-        merged.add(docnos, vectors)
-        with self._lock.exclusive():
-            self._publish(merged)
-        self._rebuild_if_due()  # the copy keeps the larger graph's deleted labels
+        self._fold()
+        self._rebuild_if_due()  # the graph folded into keeps its deleted labels
         return True
 
     # ------------------------------------------------------------ reads
