@@ -124,8 +124,15 @@ class LocalClient(BlockingApi):
     # ------------------------------------------------------------ background
 
     def _checkpoint_loop(self, interval_s: float) -> None:
-        """Save the indexes now and then, so the next open replays little."""
+        """Fold and save the indexes now and then, so searches stay on one
+        graph and the next open replays little."""
         while not self._stop.wait(interval_s):
+            try:
+                # As a node does: indexes quiet for a whole interval fold
+                # their graphs back into one first (`Engine.settle`).
+                self._engine.settle()
+            except Exception:
+                log.exception("folding index graphs in %s failed; will retry", self._path)
             if not self._engine.dirty:
                 continue
             try:

@@ -1,14 +1,18 @@
 """The node's change log: one entry per applied write, numbered by a per-node
 sequence (the `log` database and the `seq` key of `meta`).
 
-    log   seq(8) -> [collection number, id, indexed docno | None, removed docno | None]
+    log   seq(8) -> [collection number, id, indexed docno | None, removed docno | None,
+                     vector fields kept as they were]
     meta  seq    -> the last seq given out
 
 Entries are appended in the same transaction as the write (`node.records`).
 The log exists for the derived HNSW indexes: a checkpoint records the seq it
 holds every change up to, recovery replays the entries after it, and the
 checkpoint then trims what it no longer needs. It says which docnos changed,
-not what they became: the records say that.
+not what they became: the records say that; and which vector fields of an
+update were left byte-identical (their indexes were not touched, so replay
+need not touch them either). Entries written before that field existed have
+four elements and are read as keeping none.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class Change(NamedTuple):
     id: str
     docno: int | None  # the docno (re)indexed; None for a tombstone
     removed: int | None  # the docno a tombstone retired
+    kept: frozenset[str] = frozenset()  # vector fields of `docno` left as they were
 
 
 class ChangeLog:
@@ -54,8 +59,10 @@ class ChangeLog:
         object_id: str,
         docno: int | None,
         removed: int | None,
+        kept: frozenset[str] = frozenset(),
     ) -> None:
-        txn.put(keys.log_key(seq), pack([coll_no, object_id, docno, removed]), db=self._db)
+        entry = [coll_no, object_id, docno, removed, sorted(kept)]
+        txn.put(keys.log_key(seq), pack(entry), db=self._db)
 
     def set_last_seq(self, txn: Txn, seq: int) -> None:
         txn.put(b"seq", pack(seq), db=self._meta)
@@ -69,8 +76,9 @@ class ChangeLog:
             if not cur.set_range(keys.log_key(seq + 1)):
                 return
             for k, v in cur:
-                coll_no, object_id, docno, removed = unpack(v)
-                yield Change(keys.seq_of(k), coll_no, object_id, docno, removed)
+                coll_no, object_id, docno, removed, *rest = unpack(v)
+                kept = frozenset(rest[0]) if rest else frozenset()  # older: four elements
+                yield Change(keys.seq_of(k), coll_no, object_id, docno, removed, kept)
 
     def first_seq(self) -> int | None:
         with self._env.reader() as txn:

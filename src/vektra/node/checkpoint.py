@@ -1,21 +1,27 @@
 """Crash-safe checkpoints of HNSW indexes.
 
 A node keeps one index per (collection, vector field, replica position);
-a checkpoint of one is three files in the node's `index/` folder:
+a checkpoint of one is a manifest and two files per graph of the index in
+the node's `index/` folder:
 
-    c{coll}.{field}.p{pos}.{seq}.hnsw        the hnswlib index
-    c{coll}.{field}.p{pos}.{seq}.live.npy    its live labels (hnswlib cannot list them)
-    c{coll}.{field}.p{pos}.manifest.json     {applied_seq, files with sha256 and size, ...}
+    c{coll}.{field}.p{pos}.{seq}.hnsw        the main hnswlib graph
+    c{coll}.{field}.p{pos}.{seq}.live.npy    its live docnos and their labels, (n, 2) uint64
+                                             (hnswlib cannot list which labels are live)
+    c{coll}.{field}.p{pos}.{seq}.g1.*        the same two for the fresh graph, if any
+                                             (`node.vector_index`)
+    c{coll}.{field}.p{pos}.manifest.json     {applied_seq, graphs, files with sha256 and size, ...}
 
 Data files are written under a temporary name, fsynced and renamed; the
-manifest is replaced the same way last, so it always names a complete pair.
+manifest is replaced the same way last, so it always names a complete set.
 A crash at any point leaves the previous manifest and its files intact. On
 load, every file is checked against the manifest's size and sha256 before
 hnswlib sees it: an unverified index file is never loaded.
 
 The layout before replica positions (`c{coll}.{field}.manifest.json`, one
 index per field) is not read: such a node rebuilds its indexes on start,
-and `remove_checkpoints` clears the old files with the others.
+and `remove_checkpoints` clears the old files with the others. Format 2,
+from before an index had labels of its own (each docno was its label),
+lists live docnos alone and is still read that way.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from vektra.common.schema import VectorSpec
+from vektra.node.hnsw_graph import Graph
 from vektra.node.vector_index import VectorIndex
 
 __all__ = [
@@ -44,7 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: one index per replica position
+FORMAT = 3  # 2: one index per replica position; 3: graphs, with (docno, label) pairs
+_READS = (2, FORMAT)
 
 
 class CheckpointError(Exception):
@@ -94,6 +103,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _role(name: str, graph: int) -> str:
+    """The manifest's name for a file of graph `graph` (the main one: plain)."""
+    return name if graph == 0 else f"{name}.g{graph}"
+
+
 def save_checkpoint(
     folder: Path,
     coll_no: int,
@@ -106,17 +120,22 @@ def save_checkpoint(
     the changes up to `applied_seq`."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{_stem(coll_no, spec.name, position)}.{applied_seq}"
-    index_path = folder / f"{stem}.hnsw"
-    live_path = folder / f"{stem}.live.npy"
-    tmp_index = index_path.with_suffix(".hnsw.tmp")
-    tmp_live = folder / f"{stem}.live.tmp.npy"
 
-    max_elements, live = index.save(str(tmp_index))
-    np.save(tmp_live, np.asarray(live, dtype=np.uint64))
-    for tmp in (tmp_index, tmp_live):
-        _fsync_file(tmp)
-    os.replace(tmp_index, index_path)
-    os.replace(tmp_live, live_path)
+    def part(graph: int) -> str:
+        return stem if graph == 0 else f"{stem}.g{graph}"
+
+    saved = index.save(lambda g: str(folder / f"{part(g)}.hnsw.tmp"))
+    files: dict[str, Path] = {}
+    for g, graph in enumerate(saved):
+        tmp_live = folder / f"{part(g)}.live.tmp.npy"
+        np.save(tmp_live, np.stack([graph.docnos, graph.labels], axis=1))
+        for role, tmp, final in (
+            (_role("index", g), Path(graph.path), folder / f"{part(g)}.hnsw"),
+            (_role("live", g), tmp_live, folder / f"{part(g)}.live.npy"),
+        ):
+            _fsync_file(tmp)
+            os.replace(tmp, final)
+            files[role] = final
     _fsync_dir(folder)
 
     manifest = {
@@ -126,19 +145,11 @@ def save_checkpoint(
         "position": position,
         "dim": spec.dim,
         "metric": spec.metric.value,
-        "max_elements": max_elements,
-        "live_count": len(live),
+        # The main graph first; `files` names each one's "index" and "live".
+        "graphs": [{"max_elements": g.max_elements, "live_count": len(g.docnos)} for g in saved],
         "files": {
-            "index": {
-                "name": index_path.name,
-                "bytes": index_path.stat().st_size,
-                "sha256": _sha256(index_path),
-            },
-            "live": {
-                "name": live_path.name,
-                "bytes": live_path.stat().st_size,
-                "sha256": _sha256(live_path),
-            },
+            role: {"name": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+            for role, path in files.items()
         },
     }
     manifest_path = _manifest_path(folder, coll_no, spec.name, position)
@@ -150,7 +161,7 @@ def save_checkpoint(
     os.replace(tmp_manifest, manifest_path)
     _fsync_dir(folder)
     _remove_stale(
-        folder, _stem(coll_no, spec.name, position), keep={index_path.name, live_path.name}
+        folder, _stem(coll_no, spec.name, position), keep={p.name for p in files.values()}
     )
 
 
@@ -165,40 +176,50 @@ def load_checkpoint(folder: Path, coll_no: int, spec: VectorSpec, position: int)
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"unreadable manifest: {exc}") from None
     try:
-        if manifest["format"] != FORMAT:
+        if manifest["format"] not in _READS:
             raise CheckpointError(f"manifest format {manifest['format']} is not {FORMAT}")
         if manifest["position"] != position:
             raise CheckpointError(f"manifest is for position {manifest['position']}")
         if manifest["dim"] != spec.dim or manifest["metric"] != spec.metric.value:
             raise CheckpointError("manifest does not match the schema")
-        files = {}
-        for role in ("index", "live"):
-            entry = manifest["files"][role]
-            path = folder / entry["name"]
-            if not path.is_file():
-                raise CheckpointError(f"{role} file {path.name} is missing")
-            size = path.stat().st_size
-            if size != entry["bytes"]:
-                raise CheckpointError(
-                    f"{role} file is {size} bytes, manifest says {entry['bytes']}"
-                )
-            digest = _sha256(path)
-            if digest != entry["sha256"]:
-                raise CheckpointError(
-                    f"{role} file checksum {digest[:12]} does not match the manifest"
-                )
-            files[role] = path
-        live = np.load(files["live"], allow_pickle=False)
-        if len(live) != manifest["live_count"]:
-            raise CheckpointError("live label count does not match the manifest")
-        index = VectorIndex.load(
-            spec, str(files["index"]), int(manifest["max_elements"]), live.tolist()
-        )
-        return Checkpoint(index=index, applied_seq=int(manifest["applied_seq"]))
+        old = manifest["format"] == 2
+        graphs = [manifest] if old else manifest["graphs"]
+        if not graphs:
+            raise CheckpointError("manifest lists no graph")
+        loaded = []
+        for g, meta in enumerate(graphs):
+            index_file = _verified(folder, manifest, _role("index", g))
+            live = np.load(_verified(folder, manifest, _role("live", g)), allow_pickle=False)
+            if len(live) != meta["live_count"]:
+                raise CheckpointError("live label count does not match the manifest")
+            if old:
+                live = np.stack([live, live], axis=1)  # each docno was its own label
+            if live.ndim != 2 or live.shape[1] != 2:
+                raise CheckpointError(f"live list has shape {live.shape}, not (n, 2)")
+            live = live.astype(np.uint64, copy=False)
+            loaded.append(
+                Graph.load(spec, str(index_file), int(meta["max_elements"]), live[:, 0], live[:, 1])
+            )
+        return Checkpoint(VectorIndex(spec, loaded), applied_seq=int(manifest["applied_seq"]))
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"invalid checkpoint: {exc}") from None
+
+
+def _verified(folder: Path, manifest: dict[str, Any], role: str) -> Path:
+    """The file the manifest names for `role`, once its size and sha256 match."""
+    entry = manifest["files"][role]
+    path: Path = folder / entry["name"]
+    if not path.is_file():
+        raise CheckpointError(f"{role} file {path.name} is missing")
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        raise CheckpointError(f"{role} file is {size} bytes, manifest says {entry['bytes']}")
+    digest = _sha256(path)
+    if digest != entry["sha256"]:
+        raise CheckpointError(f"{role} file checksum {digest[:12]} does not match the manifest")
+    return path
 
 
 def checkpointed_positions(folder: Path, coll_no: int, field: str) -> list[int]:

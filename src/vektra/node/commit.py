@@ -48,7 +48,8 @@ def commit(store: Store, coll: OpenCollection, writes: list[Write]) -> WriteResu
 
 def index_changes(coll: OpenCollection, changes: list[IndexChange]) -> None:
     """Apply committed changes to the doc table, then to every vector field's
-    indexes, one batch per (field, position)."""
+    indexes, one batch per (field, position); a vector an update left
+    byte-identical (`IndexChange.kept`) is not touched."""
     put = [c for c in changes if c.docno is not None]
     gone = np.asarray([c.removed for c in changes if c.removed is not None], dtype=np.uint64)
     gone_at = coll.docs.positions_of(gone)
@@ -66,9 +67,12 @@ def index_changes(coll: OpenCollection, changes: list[IndexChange]) -> None:
         field = coll.indexes[spec.name]
         field.remove(gone_at, gone)
         has = np.fromiter((spec.name in c.vectors for c in put), dtype=bool, count=len(put))
+        kept = np.fromiter((spec.name in c.kept for c in put), dtype=bool, count=len(put))
         # An update that no longer sets this field drops its old vector.
         field.remove(positions[~has], docnos[~has])
-        rows = np.flatnonzero(has)
+        # One that sets it as it was leaves the index as it is (the docno
+        # keeps its token, hence its position, and its vector).
+        rows = np.flatnonzero(has & ~kept)
         if len(rows):
             vectors = np.stack([put[i].vectors[spec.name] for i in rows.tolist()])
             field.put(positions[rows], docnos[rows], vectors)

@@ -442,6 +442,22 @@ class Engine:
             searched_objects=self.searched_objects,
         )
 
+    # ------------------------------------------------------------ index upkeep
+
+    def settle(self) -> int:
+        """Fold back into one graph each index that replaced vectors into a
+        graph of their own and took no write since the last call
+        (`VectorIndex.settle`); the next checkpoint saves them. Returns how
+        many were folded. The node calls it every checkpoint interval."""
+        with self._write_lock:
+            folded = 0
+            for coll in self._colls.all():
+                for spec in coll.meta.schema.vectors:
+                    for _, index in coll.indexes[spec.name].items():
+                        folded += index.settle()
+            self._dirty += folded
+            return folded
+
     # ------------------------------------------------------------ checkpoints
 
     @property

@@ -18,7 +18,9 @@ A write older than or equal to the stored version (a live object or a
 tombstone) is stale and changes nothing, so applying the same writes in any
 order, any number of times, ends in the same state. A live object keeps its
 docno across updates; a tombstone retires it (docnos are never reused, which
-keeps change-log replay order-independent).
+keeps change-log replay order-independent). An update says which of its
+vectors are byte-identical to the ones it replaces (`IndexChange.kept`, and
+the change-log entry): those stay in the HNSW indexes as they are.
 
 Objects are keyed by token so a token range is one contiguous scan (`scan`):
 rebalancing streams ranges, and a later issue's anti-entropy digests of
@@ -113,6 +115,9 @@ class IndexChange:
     token: int  # the object's ring token: which replica position it is indexed at
     id: str  # the object's id and the version written (`node.hit_table`)
     version: Version
+    # Fields of `vectors` byte-identical to what `docno` already had: their
+    # indexes already hold that vector under `docno` and are left untouched.
+    kept: frozenset[str] = frozenset()
 
 
 class Outcome(enum.Enum):
@@ -249,6 +254,13 @@ class Records:
                 docno = next_docno
                 next_docno += 1
             vec_bytes = _vector_bytes(w.vectors)
+            # An update keeps its docno, so a vector it leaves as it was is
+            # already indexed: re-indexing it would cost an HNSW update for nothing.
+            kept = (
+                frozenset(f for f, b in vec_bytes.items() if old.vectors.get(f) == b)
+                if old is not None and not old.deleted
+                else frozenset()
+            )
             txn.put(
                 okey, _encode(w.version, False, docno, w.properties, vec_bytes), db=self._objects
             )
@@ -258,8 +270,8 @@ class Records:
                 db=self._docs,
             )
             self._properties.add(txn, meta, docno, w.properties)
-            self._log.put(txn, seq, meta.no, w.id, docno, None)
-            changes.append(IndexChange(None, docno, dict(w.vectors), tok, w.id, w.version))
+            self._log.put(txn, seq, meta.no, w.id, docno, None, kept)
+            changes.append(IndexChange(None, docno, dict(w.vectors), tok, w.id, w.version, kept))
         txn.put(_docno_key(meta), pack(next_docno), db=self._meta)
         self._log.set_last_seq(txn, seq)
         txn.put(b"hlc", pack(list(high.as_tuple())), db=self._meta)

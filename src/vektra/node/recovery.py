@@ -15,12 +15,14 @@ rebuild is filled from one scan of the store.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vektra.common.schema import VectorSpec
 from vektra.node.catalog import CollectionMeta
+from vektra.node.change_log import Change
 from vektra.node.checkpoint import CheckpointError, load_checkpoint
 from vektra.node.cluster_view import ClusterView
 from vektra.node.doc_table import DocTable
@@ -116,6 +118,17 @@ def _recover(
     return ck.index, f"replayed {replayed} changes" if replayed else "loaded"
 
 
+@dataclass(frozen=True, slots=True)
+class _Changes:
+    """What the change log says happened to a collection after some seq."""
+
+    entries: int
+    touched: set[int]  # docnos indexed or retired
+    # Per docno indexed: the vector fields every one of its entries left as
+    # they were (the write path did not touch those indexes).
+    kept: dict[int, frozenset[str]]
+
+
 class _LogTail:
     """The collection's change-log entries after some seq, read from the log
     once for every index of the collection (their checkpoints are normally
@@ -125,27 +138,25 @@ class _LogTail:
         self._store = store
         self._meta = meta
         self._from: int | None = None
-        self._entries: list[tuple[int, int | None, int | None]] = []  # seq, docno, removed
+        self._entries: list[Change] = []
 
-    def after(self, seq: int) -> tuple[int, set[int]]:
-        """(entries of this collection after `seq`, docnos they touched)."""
+    def after(self, seq: int) -> _Changes:
         if self._from is None or seq < self._from:
-            self._entries = [
-                (c.seq, c.docno, c.removed)
-                for c in self._store.log.after(seq)
-                if c.coll_no == self._meta.no
-            ]
+            self._entries = [c for c in self._store.log.after(seq) if c.coll_no == self._meta.no]
             self._from = seq
         touched: set[int] = set()
+        kept: dict[int, frozenset[str]] = {}
         n = 0
-        for s, docno, removed in self._entries:
-            if s <= seq:
+        for c in self._entries:
+            if c.seq <= seq:
                 continue
             n += 1
-            for d in (docno, removed):
-                if d is not None:
-                    touched.add(d)
-        return n, touched
+            if c.removed is not None:
+                touched.add(c.removed)
+            if c.docno is not None:
+                touched.add(c.docno)
+                kept[c.docno] = kept[c.docno] & c.kept if c.docno in kept else c.kept
+        return _Changes(n, touched, kept)
 
 
 def _replay(
@@ -153,15 +164,22 @@ def _replay(
     meta: CollectionMeta,
     spec: VectorSpec,
     index: VectorIndex,
-    changes: tuple[int, set[int]],
+    changes: _Changes,
     expected: set[int],
 ) -> int:
     # The log says which docnos changed; the store says what they are now.
     # Applying the current state is idempotent and independent of order
-    # (docnos are never reused), so replaying twice is harmless.
-    n, touched = changes
+    # (docnos are never reused), so replaying twice is harmless. A docno
+    # whose every update since the checkpoint left this field's vector as it
+    # was is skipped while the index holds it, as the write path skipped it:
+    # replay ends in the index state the node had before it stopped.
+    touched = changes.touched
     index.remove([d for d in touched if d not in expected])
-    present = sorted(d for d in touched if d in expected)
+    present = sorted(
+        d
+        for d in touched
+        if d in expected and not (index.is_live(d) and spec.name in changes.kept.get(d, ()))
+    )
     for start in range(0, len(present), _BATCH):
         chunk = present[start : start + _BATCH]
         labels, vectors = [], []
@@ -173,4 +191,4 @@ def _replay(
             vectors.append(vec)
         if labels:
             index.put(np.asarray(labels, dtype=np.uint64), np.stack(vectors))
-    return n
+    return changes.entries

@@ -50,6 +50,11 @@ class RWLock:
                 if not self._readers:
                     self._cond.notify_all()
 
+    def forget_setting(self) -> None:
+        """The thing the setting applies to was replaced (call it holding the
+        lock exclusive): the next reader with a setting applies it again."""
+        self._setting = None
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         with self._cond:

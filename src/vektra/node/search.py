@@ -249,7 +249,7 @@ def _candidates(
     if part.ranges is not None:
         docnos = docnos[in_ranges(coll.docs.tokens_of(docnos), part.ranges)]
     if matched is not None:
-        docnos = np.fromiter((d for d in docnos.tolist() if index.is_live(d)), np.uint64)
+        docnos = index.live_among(docnos)
     return docnos
 
 
@@ -295,8 +295,7 @@ def _run(
                 return strategy, (list(lab), list(dis))
             case Strategy.HNSW_FILTERED:
                 assert candidates is not None
-                allowed = set(candidates.tolist())
-                lab, dis = index.knn(queries, k, ef, allow=allowed.__contains__)
+                lab, dis = index.knn(queries, k, ef, allow=candidates)
                 return strategy, (list(lab), list(dis))
             case Strategy.HNSW_POST_FILTER:
                 assert candidates is not None
@@ -313,7 +312,7 @@ def _pool(index: VectorIndex, candidates: np.ndarray | None) -> np.ndarray:
     # Listing every live label costs a copy of the set: only exact scans need it.
     if candidates is None:
         return np.fromiter(index.live_labels(), dtype=np.uint64)
-    return np.fromiter((d for d in candidates.tolist() if index.is_live(d)), np.uint64)
+    return index.live_among(candidates)
 
 
 def _hits(records: dict[int, Record | None], labels: np.ndarray, dists: np.ndarray) -> list[Hit]:

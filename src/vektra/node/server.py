@@ -79,6 +79,12 @@ async def create_server(
 async def _checkpoint_loop(engine: Engine, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
+        try:
+            # Indexes quiet for a whole interval fold their graphs back into
+            # one first, so the checkpoint below saves them folded.
+            await asyncio.to_thread(engine.settle)
+        except Exception:
+            log.exception("folding index graphs failed; will retry")
         if engine.dirty:
             try:
                 seq = await asyncio.to_thread(engine.checkpoint)

@@ -1,30 +1,49 @@
-"""One HNSW index (hnswlib) for one (collection, vector field) on a node.
+"""The HNSW index of one (collection, vector field, replica position) on a
+node, keyed by docno: one hnswlib graph, or two while vectors are replaced.
 
-Labels are the collection's docnos. The index is derived state: LMDB is the
-truth, and `node.recovery` rebuilds or replays this index from it. Every
-operation takes the readers-writer lock: searches shared (grouped by `ef`),
-add/remove/resize/save exclusive.
+Graphs (`node.hnsw_graph`) give each vector a fresh label of their own, so
+replacing a vector is a delete and an insert, never hnswlib's costly update.
+A docno never held before is added to the main graph. One the index holds
+is dropped where it was and added to a second, "fresh" graph: a re-import
+that replaces many vectors builds that one up from empty, about as cheaply
+as the first import built the main one, instead of inserting into a graph
+as big as the collection and full of deleted labels. Once the main graph's
+live vectors are at most a quarter of the fresh one's, they are moved to
+it (a chunk at a time: searches run in between) and it becomes the main
+graph. A graph whose deleted labels outnumber what it must hold (its own
+live vectors; for the main graph, the index's) is rebuilt from its live
+vectors, off the readers' lock, and swapped in. Memory stays within a
+small multiple of the live vectors. A search asks every graph and merges
+their answers by distance, which costs up to twice one graph's: once
+writes stop, `settle` (the node calls it every checkpoint interval) folds
+the two graphs into one the same way.
 
-The set of live labels is tracked here because hnswlib cannot list which of
-its labels are deleted; it is saved with every checkpoint.
+The index is derived state: LMDB is the truth, and `node.recovery` rebuilds
+or replays this index from it. Every operation takes the readers-writer
+lock: searches shared (grouped by `ef`), add/remove/resize/save exclusive.
+There is one writer at a time (the engine's write lock; recovery before the
+node serves), so a snapshot taken under the shared lock stays true until
+the same writer swaps a rebuilt graph in.
+
+The docno -> label maps are kept by the graphs (hnswlib cannot list which of
+its labels are deleted); they are saved with every checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
-import hnswlib
 import numpy as np
 
 from vektra.common.schema import Metric, VectorSpec
+from vektra.node.hnsw_graph import MIN_CAPACITY, Graph
 from vektra.node.rwlock import RWLock
 
-__all__ = ["VectorIndex", "clamp_distances", "exact_distances"]
+__all__ = ["SavedGraph", "VectorIndex", "clamp_distances", "exact_distances"]
 
 log = logging.getLogger(__name__)
-
-_MIN_CAPACITY = 1024
 
 
 def clamp_distances(metric: Metric, distances: np.ndarray) -> np.ndarray:
@@ -56,135 +75,253 @@ def exact_distances(metric: Metric, stored: np.ndarray, query: np.ndarray) -> np
     return clamp_distances(metric, distances)
 
 
+# A graph is rebuilt once its deleted labels are at least this many (and
+# outnumber what it must hold): a small graph is not rebuilt every few writes.
+_REBUILD_MIN_DELETED = 1024
+# The main graph's live vectors move into the fresh graph once they are at
+# most this share of the fresh graph's: moving them costs at most a quarter
+# of what building the fresh graph did, and a re-import that replaces every
+# vector leaves little of the main graph to move.
+_RETIRE_SHARE = 0.25
+# Vectors moved from one graph to the other per hold of the exclusive lock.
+_FOLD_CHUNK = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SavedGraph:
+    """One graph as `VectorIndex.save` wrote it."""
+
+    path: str
+    max_elements: int
+    docnos: np.ndarray  # live docnos, ascending (uint64)
+    labels: np.ndarray  # the label of each
+
+
 class VectorIndex:
-    def __init__(self, spec: VectorSpec, index: hnswlib.Index, live: Iterable[int]) -> None:
+    def __init__(self, spec: VectorSpec, graphs: Sequence[Graph]) -> None:
+        """`graphs`: the main graph, and the fresh one if any."""
         self.spec = spec
-        self._index = index
-        self._live: set[int] = set(live)
         self._lock = RWLock()
+        # Replaced whole, never changed in place: a reader takes the tuple once.
+        self._graphs: tuple[Graph, ...] = tuple(graphs)
+        assert 1 <= len(self._graphs) <= 2
+        self._writes = 0  # puts and removes, so `settle` can tell a quiet index
+        self._writes_seen = 0
 
     @classmethod
-    def empty(cls, spec: VectorSpec, capacity: int = _MIN_CAPACITY) -> VectorIndex:
-        index = hnswlib.Index(space=spec.metric.hnsw_space, dim=spec.dim)
-        index.init_index(
-            max_elements=max(capacity, _MIN_CAPACITY),
-            M=spec.hnsw.m,
-            ef_construction=spec.hnsw.ef_construction,
-            random_seed=100,
-            allow_replace_deleted=True,
-        )
-        index.set_ef(spec.hnsw.ef)
-        return cls(spec, index, ())
+    def empty(cls, spec: VectorSpec, capacity: int = MIN_CAPACITY) -> VectorIndex:
+        return cls(spec, [Graph.empty(spec, capacity)])
 
-    @classmethod
-    def load(
-        cls, spec: VectorSpec, path: str, max_elements: int, live: Iterable[int]
-    ) -> VectorIndex:
-        index = hnswlib.Index(space=spec.metric.hnsw_space, dim=spec.dim)
-        index.load_index(path, max_elements=max_elements, allow_replace_deleted=True)
-        index.set_ef(spec.hnsw.ef)
-        return cls(spec, index, live)
+    @property
+    def graphs(self) -> tuple[Graph, ...]:
+        """The main graph, then the fresh one if any (to inspect, not to change)."""
+        return self._graphs
+
+    def _publish(self, *graphs: Graph) -> None:
+        """Swap in another set of graphs (the caller holds the lock exclusive)."""
+        self._graphs = graphs
+        self._lock.forget_setting()  # the next search sets its ef on every graph
 
     # ------------------------------------------------------------ writes
 
-    def put(self, labels: np.ndarray, vectors: np.ndarray) -> None:
-        """Insert or replace the vectors of these labels (idempotent)."""
-        if not len(labels):
+    def put(self, docnos: np.ndarray, vectors: np.ndarray) -> None:
+        """Index these docnos' vectors, replacing any they had (idempotent; of
+        a docno given twice the last vector wins)."""
+        if not len(docnos):
             return
+        last = {d: i for i, d in enumerate(docnos.tolist())}
         with self._lock.exclusive():
-            existing: list[int] = []
+            self._writes += 1
             new: list[int] = []
-            for i, label in enumerate(labels.tolist()):
-                if label in self._live or self._revive(label):
-                    existing.append(i)
-                else:
-                    new.append(i)
-            if existing:
-                idx = np.asarray(existing)
-                self._index.add_items(vectors[idx], labels[idx], replace_deleted=False)
+            replaced: list[int] = []
+            for docno, row in last.items():
+                # The old vector goes first, so a failed add leaves the docno
+                # absent rather than stale (the caller then rebuilds).
+                (replaced if self._drop(docno) else new).append(row)
+            main = self._graphs[0]
             if new:
-                need = self._index.get_current_count() + len(new)
-                capacity = self._index.get_max_elements()
-                if need > capacity:
-                    self._index.resize_index(max(need, capacity * 2))
-                idx = np.asarray(new)
-                # replace_deleted reuses the slots of deleted elements, so an
-                # index with churn does not grow without bound.
-                self._index.add_items(vectors[idx], labels[idx], replace_deleted=True)
-            self._live.update(labels.tolist())
+                rows = np.asarray(new)
+                main.add(docnos[rows], vectors[rows])
+            if replaced:
+                if len(self._graphs) == 1:
+                    self._publish(main, Graph.empty(self.spec))
+                rows = np.asarray(replaced)
+                self._graphs[1].add(docnos[rows], vectors[rows])
+        self._retire_main()
+        self._rebuild_if_due()
 
-    def _revive(self, label: int) -> bool:
-        """Undelete a label still held by the index; False if the index has no
-        such label (never added, or its slot was reused)."""
-        try:
-            self._index.unmark_deleted(label)
-            return True
-        except RuntimeError as exc:
-            # "not deleted": live in the index though we thought it deleted,
-            # so it is replaced in place; "Label not found": add it anew.
-            return "not deleted" in str(exc)
-
-    def remove(self, labels: Iterable[int]) -> None:
+    def remove(self, docnos: Iterable[int]) -> None:
         with self._lock.exclusive():
-            for label in labels:
-                if label in self._live:
-                    self._index.mark_deleted(label)
-                    self._live.discard(label)
+            self._writes += 1
+            for docno in docnos:
+                self._drop(docno)
+        self._retire_main()
+        self._rebuild_if_due()
+
+    def _drop(self, docno: int) -> bool:
+        """Drop the docno's vector from the graph holding it; False if none does."""
+        return any(g.drop(docno) for g in self._graphs)  # at most one holds it
+
+    def _retire_main(self) -> None:
+        """Once the fresh graph holds most of the index, the main graph's
+        last live vectors join it and it becomes the main graph. A fresh
+        graph left empty is dropped."""
+        if len(self._graphs) == 1:
+            return
+        main, fresh = self._graphs
+        if not fresh.live_count:
+            with self._lock.exclusive():
+                self._publish(main)
+        elif main.live_count <= _RETIRE_SHARE * fresh.live_count:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Move the smaller graph's live vectors into the larger and drop the
+        smaller. A chunk at a time under the exclusive lock, each docno
+        added to one graph and dropped from the other at once: searches run
+        between chunks and find every docno in exactly one graph, and no
+        graph is copied."""
+        big, small = sorted(self._graphs, key=lambda g: g.live_count, reverse=True)
+        with self._lock.shared():
+            docnos, vectors = small.live()
+        for start in range(0, len(docnos), _FOLD_CHUNK):
+            chunk = slice(start, start + _FOLD_CHUNK)
+            with self._lock.exclusive():
+                # Cosine vectors come back normalized and are normalized
+                # again: the same vector to within a rounding of its last bit.
+                big.add(docnos[chunk], vectors[chunk])
+                for docno in docnos[chunk].tolist():
+                    small.drop(docno)
+        with self._lock.exclusive():
+            self._publish(big)
+
+    def _rebuild_if_due(self) -> None:
+        """Rebuild each graph whose deleted labels outnumber what it must hold."""
+        for i, graph in enumerate(self._graphs):
+            # The main graph's dead may stand for the fresh graph's live (the
+            # vectors moved there): it waits until they outnumber the index.
+            holds = self.live_count if i == 0 else graph.live_count
+            if graph.deleted_count < max(holds + 1, _REBUILD_MIN_DELETED):
+                continue
+            with self._lock.shared():
+                docnos, vectors = graph.live()
+            rebuilt = Graph.built(self.spec, docnos, vectors)  # searches go on meanwhile
+            log.debug(
+                "rebuilt graph %d of %s: %d live, %d deleted",
+                i,
+                self.spec.name,
+                graph.live_count,
+                graph.deleted_count,
+            )
+            with self._lock.exclusive():
+                graphs = list(self._graphs)
+                graphs[i] = rebuilt
+                self._publish(*graphs)
+
+    def settle(self) -> bool:
+        """Fold the two graphs into one if no write came since the last call:
+        two graphs cost a search up to twice one, and a re-import that is
+        over leaves no reason to keep them apart (the writer calls this;
+        writes wait meanwhile, searches run between its chunks). True if it
+        folded."""
+        quiet = self._writes == self._writes_seen
+        self._writes_seen = self._writes
+        if not quiet or len(self._graphs) == 1:
+            return False
+        self._fold()
+        self._rebuild_if_due()  # the graph folded into keeps its deleted labels
+        return True
 
     # ------------------------------------------------------------ reads
 
     @property
     def live_count(self) -> int:
-        return len(self._live)
+        return sum(g.live_count for g in self._graphs)
+
+    @property
+    def deleted_count(self) -> int:
+        """Deleted labels the graphs still hold."""
+        return sum(g.deleted_count for g in self._graphs)
+
+    @property
+    def slots(self) -> int:
+        """Labels the graphs hold, deleted ones included."""
+        return sum(g.slots for g in self._graphs)
 
     def live_labels(self) -> set[int]:
+        """The live docnos."""
         with self._lock.shared():
-            return set(self._live)
+            out: set[int] = set()
+            for g in self._graphs:
+                out.update(g.docnos())
+            return out
 
-    def is_live(self, label: int) -> bool:
-        return label in self._live
+    def is_live(self, docno: int) -> bool:
+        """Unlocked: for the one writer (recovery). A search asks `live_among`."""
+        return any(g.holds(docno) for g in self._graphs)
+
+    def live_among(self, docnos: np.ndarray) -> np.ndarray:
+        """The docnos (uint64) of `docnos` the index holds, in order, read
+        under the lock: a vector being replaced is never missing from it."""
+        with self._lock.shared():
+            graphs = self._graphs
+            kept = [d for d in docnos.tolist() if any(g.holds(d) for g in graphs)]
+        return np.asarray(kept, dtype=np.uint64)
 
     def knn(
         self,
         queries: np.ndarray,
         k: int,
         ef: int,
-        allow: Callable[[int], bool] | None = None,
+        allow: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Approximate k nearest live labels and their (clamped) distances.
+        """Approximate k nearest live docnos and their (clamped) distances;
+        `allow`: only among these docnos (a filter inside the graph walk).
         Raises RuntimeError when hnswlib cannot find k (a tiny `ef` on a graph
         with many deletions); callers fall back to an exact scan."""
         ef = max(ef, k)
-        labels: np.ndarray
-        distances: np.ndarray
-        with self._lock.shared(setting=ef, apply=lambda e: self._index.set_ef(int(e))):  # type: ignore[call-overload]
-            if allow is None:
-                labels, distances = self._index.knn_query(queries, k=k)
+        allowed = None if allow is None else set(allow.tolist())
+        with self._lock.shared(setting=ef, apply=self._set_ef):
+            graphs = self._graphs
+            if len(graphs) == 1:
+                docnos, distances = graphs[0].knn(queries, k, allowed)
             else:
-                # A Python filter holds the GIL per call: one thread is fastest.
-                labels, distances = self._index.knn_query(queries, k=k, num_threads=1, filter=allow)
-        return labels, clamp_distances(self.spec.metric, distances)
+                docnos, distances = _nearest([g.knn(queries, k, allowed) for g in graphs], k)
+        if docnos.shape[1] < k:
+            raise RuntimeError(f"found {docnos.shape[1]} of the {k} nearest")
+        return docnos, clamp_distances(self.spec.metric, distances)
 
-    def live_vectors(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The labels still live of `labels`, and their stored vectors
+    def _set_ef(self, ef: object) -> None:
+        for g in self._graphs:
+            g.set_ef(int(ef))  # type: ignore[call-overload]
+
+    def live_vectors(self, docnos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The docnos still live of `docnos`, and their stored vectors
         (normalized for cosine), for exact scans.
 
-        A caller lists its labels before it reads them, and a delete may land
-        in between: hnswlib raises "Label not found" for a label marked
-        deleted, so the live ones are picked and read under one shared lock
+        A caller lists its docnos before it reads them, and a delete may land
+        in between: the live ones are picked and read under one shared lock
         (no delete can run inside it) and the rest are skipped."""
         with self._lock.shared():
-            live = self._live
-            kept = np.fromiter((x for x in labels.tolist() if x in live), dtype=np.uint64, count=-1)
-            if not len(kept):
-                return kept, np.empty((0, self.spec.dim), dtype=np.float32)
-            stored = self._index.get_items(kept, return_type="numpy")
-        return kept, np.asarray(stored, dtype=np.float32)
+            graphs = self._graphs
+            where = [[d for d in docnos.tolist() if g.holds(d)] for g in graphs]
+            kept = np.asarray([d for held in where for d in held], dtype=np.uint64)
+            vectors = np.concatenate(
+                [g.vectors(held) for g, held in zip(graphs, where, strict=True)]
+            )
+        return kept, vectors
 
     # ------------------------------------------------------------ persistence
 
-    def save(self, path: str) -> tuple[int, list[int]]:
-        """Write the index to `path`; returns (max_elements, live labels) as of the save."""
+    def save(self, path_of: Callable[[int], str]) -> list[SavedGraph]:
+        """Write each graph, the main one first, to `path_of(i)`."""
         with self._lock.exclusive():
-            self._index.save_index(path)
-            return self._index.get_max_elements(), sorted(self._live)
+            return [SavedGraph(path_of(i), *g.save(path_of(i))) for i, g in enumerate(self._graphs)]
+
+
+def _nearest(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest per row of several graphs' answers (each sorted by distance)."""
+    docnos = np.concatenate([p[0] for p in parts], axis=1)
+    distances = np.concatenate([p[1] for p in parts], axis=1)
+    top = np.argsort(distances, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(docnos, top, axis=1), np.take_along_axis(distances, top, axis=1)
