@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import numpy as np
@@ -163,6 +163,42 @@ def _encode(
 def _decode(object_id: str, raw: bytes) -> Record:
     v, deleted, docno, props, vectors = unpack(raw)
     return Record(object_id, Version.from_tuple(v), deleted, docno, props, vectors)
+
+
+class _Parts(NamedTuple):
+    version: list[Any]
+    deleted: bool
+    docno: int | None
+    properties: bytes  # the msgpack map as stored, not decoded
+    vectors: dict[str, bytes]  # empty unless asked for
+
+
+class _PartReader:
+    """Reads a stored record ([version, deleted, docno, properties, vectors])
+    decoding only its head: the properties are cut out as bytes, the vectors
+    (the bulk of a record) decoded only when asked for. One unpacker serves
+    a whole pass."""
+
+    def __init__(self) -> None:
+        self._head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+
+    def read(self, raw: bytes, vectors: bool = False) -> _Parts:
+        head = self._head
+        # tell() counts every byte this unpacker has read, records before
+        # this one included: offsets in `raw` are relative to `base`.
+        base = head.tell()
+        head.feed(raw)
+        head.read_array_header()
+        version, deleted, docno = head.unpack(), head.unpack(), head.unpack()
+        start = head.tell() - base
+        head.skip()  # properties
+        end = head.tell() - base
+        if vectors:
+            found: dict[str, bytes] = head.unpack()
+        else:
+            head.skip()
+            found = {}
+        return _Parts(version, deleted, docno, raw[start:end], found)
 
 
 def _vector_bytes(vectors: dict[str, np.ndarray]) -> dict[str, bytes]:
@@ -320,39 +356,41 @@ class Records:
         return out
 
     def get_stored(
-        self, meta: CollectionMeta, ids: list[str], with_vectors: bool
+        self,
+        meta: CollectionMeta,
+        ids: list[str],
+        with_vectors: bool,
+        tokens: list[int] | None = None,
     ) -> list[StoredObject | None]:
         """`get` without decoding what a reply passes through: each record's
         properties are cut out as stored, its vectors decoded only when
-        `with_vectors`. None when never written."""
+        `with_vectors`. None when never written. `tokens`: the ids' tokens
+        when the caller has them (else computed)."""
+        if tokens is None:
+            tokens = [token(meta.name, i) for i in ids]
         out: list[StoredObject | None] = []
-        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        parts = _PartReader()
         with self._env.reader() as txn:
-            for object_id in ids:
-                raw = txn.get(
-                    keys.object_key(meta.no, token(meta.name, object_id), object_id),
-                    db=self._objects,
-                )
+            for tok, object_id in zip(tokens, ids, strict=True):
+                raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
                 if raw is None:
                     out.append(None)
                     continue
-                # tell() counts every byte this unpacker has read: relative offsets.
-                base = head.tell()
-                head.feed(raw)
-                head.read_array_header()
-                version, deleted = Version.from_tuple(head.unpack()), head.unpack()
-                head.skip()  # docno
-                start = head.tell() - base
-                head.skip()  # properties
-                end = head.tell() - base
-                if with_vectors and not deleted:
-                    vectors = head.unpack()
+                p = parts.read(raw, vectors=with_vectors)
+                version = Version.from_tuple(p.version)
+                if p.deleted:
+                    out.append(StoredObject(object_id, version, True, b"", {}))
                 else:
-                    head.skip()
-                    vectors = {}
-                props = b"" if deleted else raw[start:end]
-                out.append(StoredObject(object_id, version, deleted, props, vectors))
+                    out.append(StoredObject(object_id, version, False, p.properties, p.vectors))
         return out
+
+    def raw_properties(
+        self, meta: CollectionMeta, tokens: list[int], ids: list[str]
+    ) -> list[bytes | None]:
+        """The stored msgpack properties of live objects by (token, id); None
+        for an id no longer live."""
+        found = self.get_stored(meta, ids, False, tokens)
+        return [None if o is None or o.deleted else o.properties for o in found]
 
     def by_docnos(self, meta: CollectionMeta, docnos: list[int]) -> list[Record | None]:
         """Live records for docnos, in order; None for a docno no longer live."""
@@ -434,7 +472,7 @@ class Records:
         start = prefix + keys.token_bytes(token_start)
         end = None if token_end is None else prefix + keys.token_bytes(token_end)
         out: list[Entry] = []
-        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        parts = _PartReader()
         with self._env.reader() as txn:
             cur = txn.cursor(db=self._objects)
             if not cur.set_range(start):
@@ -442,41 +480,10 @@ class Records:
             for k, v in cur:
                 if not k.startswith(prefix) or (end is not None and k >= end):
                     break
-                head.feed(v)
-                head.read_array_header()
-                version, deleted = head.unpack(), head.unpack()
-                for _ in range(3):  # docno, properties, vectors
-                    head.skip()
-                out.append(Entry(keys.split_object_key(k)[2], Version.from_tuple(version), deleted))
-        return out
-
-    def raw_properties(
-        self, meta: CollectionMeta, tokens: list[int], ids: list[str]
-    ) -> list[bytes | None]:
-        """The properties of live objects, as the msgpack bytes stored (cut
-        out of each record, not decoded and packed again); None for an id no
-        longer live."""
-        out: list[bytes | None] = []
-        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
-        with self._env.reader() as txn:
-            for tok, object_id in zip(tokens, ids, strict=True):
-                raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
-                if raw is None:
-                    out.append(None)
-                    continue
-                # tell() counts every byte this unpacker has read, records
-                # before this one included: offsets in `raw` are relative.
-                base = head.tell()
-                head.feed(raw)
-                head.read_array_header()
-                head.skip()  # version
-                deleted = head.unpack()
-                head.skip()  # docno
-                start = head.tell() - base
-                head.skip()  # properties
-                end = head.tell() - base
-                head.skip()  # vectors
-                out.append(None if deleted else raw[start:end])
+                p = parts.read(v)
+                out.append(
+                    Entry(keys.split_object_key(k)[2], Version.from_tuple(p.version), p.deleted)
+                )
         return out
 
     def vectors(
@@ -490,21 +497,12 @@ class Records:
         rows: list[bytes] = []
         missing = bytes(4 * dim)
         found = np.zeros(len(ids), dtype=bool)
-        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        parts = _PartReader()
         with self._env.reader() as txn:
             for row, (tok, object_id) in enumerate(zip(tokens, ids, strict=True)):
                 raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
-                data = None
-                if raw is not None:
-                    head.feed(raw)
-                    head.read_array_header()
-                    head.skip()  # version
-                    deleted = head.unpack()
-                    for _ in range(2):  # docno, properties
-                        head.skip()
-                    data = head.unpack().get(field_name)
-                    if deleted:
-                        data = None
+                p = None if raw is None else parts.read(raw, vectors=True)
+                data = None if p is None or p.deleted else p.vectors.get(field_name)
                 if data is None or len(data) != len(missing):
                     rows.append(missing)
                     continue
@@ -518,7 +516,7 @@ class Records:
         """(docno, id, version) of every live object, decoding only the head
         of each record (`node.hit_table` is loaded from these)."""
         prefix = keys.coll_prefix(meta.no)
-        head = msgpack.Unpacker(raw=False, timestamp=3, strict_map_key=False)
+        parts = _PartReader()
         with self._env.reader() as txn:
             cur = txn.cursor(db=self._objects)
             if not cur.set_range(prefix):
@@ -526,13 +524,9 @@ class Records:
             for k, v in cur:
                 if not k.startswith(prefix):
                     return
-                head.feed(v)
-                head.read_array_header()
-                version, deleted, docno = head.unpack(), head.unpack(), head.unpack()
-                head.skip()  # properties
-                head.skip()  # vectors
-                if not deleted and docno is not None:
-                    yield docno, keys.split_object_key(k)[2], Version.from_tuple(version)
+                p = parts.read(v)
+                if not p.deleted and p.docno is not None:
+                    yield p.docno, keys.split_object_key(k)[2], Version.from_tuple(p.version)
 
     def purge_tombstones(self, meta: CollectionMeta, tombstones: list[Entry]) -> int:
         """Forget tombstones that every replica holds (anti-entropy decided):
