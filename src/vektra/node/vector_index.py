@@ -295,22 +295,6 @@ class VectorIndex:
         for g in self._graphs:
             g.set_ef(int(ef))  # type: ignore[call-overload]
 
-    def live_vectors(self, docnos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The docnos still live of `docnos`, and their stored vectors
-        (normalized for cosine), for exact scans.
-
-        A caller lists its docnos before it reads them, and a delete may land
-        in between: the live ones are picked and read under one shared lock
-        (no delete can run inside it) and the rest are skipped."""
-        with self._lock.shared():
-            graphs = self._graphs
-            where = [[d for d in docnos.tolist() if g.holds(d)] for g in graphs]
-            kept = np.asarray([d for held in where for d in held], dtype=np.uint64)
-            vectors = np.concatenate(
-                [g.vectors(held) for g, held in zip(graphs, where, strict=True)]
-            )
-        return kept, vectors
-
     # ------------------------------------------------------------ persistence
 
     def save(self, path_of: Callable[[int], str]) -> list[SavedGraph]:
