@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from vektra.common import packed_hits
+import numpy as np
+
+from vektra.common import filters, packed_hits
 from vektra.common.errors import InvalidArgument
 from vektra.common.limits import Limits
 from vektra.common.pb import schema_from_pb, schema_to_pb, version_to_pb
-from vektra.common.schema import CollectionSchema
+from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import (
     check_ids,
     decode_query_rows,
@@ -191,25 +193,14 @@ class PublicApi:
         validate_search(self._engine.limits, request.k, request.ef)
         vector = decode_vector(request.vector, spec, "vector")
         flt = parse_filter(schema, self._engine.limits, request.filter)
-        if request.packed_hits and not request.include_vectors:
-            found = self._engine.search_packed(
-                request.collection,
-                spec,
-                vector[None, :],
-                request.k,
-                request.ef,
-                flt,
-                properties=request.include_properties,
-            )
+        found = self._search(request, spec, vector[None, :], flt)
+        if isinstance(found, PackedSearch):
             return pb.SearchResponse(
                 packed=packed_hits.to_pb(found.columns),
                 coverage=coverage_pb(),
                 plan=_plan_pb(found),
             )
-        results = self._engine.search(
-            request.collection, spec, vector[None, :], request.k, request.ef, flt
-        )
-        return result_pb(results[0], request.include_properties, request.include_vectors)
+        return result_pb(found[0], request.include_properties, request.include_vectors)
 
     def SearchBatch(self, request: pb.SearchBatchRequest) -> pb.SearchBatchResponse:
         schema = self._engine.schema(request.collection)
@@ -218,28 +209,36 @@ class PublicApi:
         validate_search(limits, request.k, request.ef)
         queries = decode_query_rows(request.vectors, request.rows, spec, limits)
         flt = parse_filter(schema, limits, request.filter)
-        if request.packed_hits and not request.include_vectors:
-            found = self._engine.search_packed(
-                request.collection,
-                spec,
-                queries,
-                request.k,
-                request.ef,
-                flt,
-                properties=request.include_properties,
-            )
+        found = self._search(request, spec, queries, flt)
+        if isinstance(found, PackedSearch):
             return pb.SearchBatchResponse(
                 packed=packed_hits.to_pb(found.columns),
                 coverage=coverage_pb(),
                 plan=_plan_pb(found),
             )
-        results = self._engine.search(request.collection, spec, queries, request.k, request.ef, flt)
         return pb.SearchBatchResponse(
             results=[
-                result_pb(r, request.include_properties, request.include_vectors) for r in results
+                result_pb(r, request.include_properties, request.include_vectors) for r in found
             ],
             coverage=coverage_pb(),
         )
+
+    def _search(
+        self,
+        request: pb.SearchRequest | pb.SearchBatchRequest,
+        spec: VectorSpec,
+        queries: np.ndarray,
+        flt: filters.Filter,
+    ) -> PackedSearch | list[SearchResult]:
+        """Packed when the request asks for it and wants no vectors; else
+        one result per row with its records."""
+        engine, name = self._engine, request.collection
+        if request.packed_hits and not request.include_vectors:
+            return engine.search_packed(
+                name, spec, queries, request.k, request.ef, flt,
+                properties=request.include_properties,
+            )  # fmt: skip
+        return engine.search(name, spec, queries, request.k, request.ef, flt)
 
     def Query(self, request: pb.QueryRequest) -> pb.QueryResponse:
         schema = self._engine.schema(request.collection)
