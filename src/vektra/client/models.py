@@ -135,7 +135,7 @@ class PackedHits(Sequence[Hit]):
         self._writers = writers
         self._properties = properties
         self._decode = decode
-        self._built: list[Hit | None] = [None] * len(ids)
+        self._built: list[Hit | None] | None = None  # made on first access
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -147,11 +147,14 @@ class PackedHits(Sequence[Hit]):
     def __getitem__(self, index: int | slice) -> Hit | tuple[Hit, ...]:
         if isinstance(index, slice):
             return tuple(self[i] for i in range(*index.indices(len(self))))
-        hit = self._built[index]
+        built = self._built
+        if built is None:
+            built = self._built = [None] * len(self.ids)
+        hit = built[index]
         if hit is None:
             physical, logical, writer = self._versions[index].tolist()
             props = self._properties
-            hit = self._built[index] = Hit(
+            hit = built[index] = Hit(
                 id=self.ids[index],
                 distance=float(self.distances[index]),
                 properties={} if props is None else self._decode(props[index]),

@@ -43,6 +43,8 @@ class PackedColumns:
     properties: list[bytes] | None
 
     def row_slices(self) -> list[slice]:
+        if len(self.row_lengths) == 1:
+            return [slice(0, int(self.row_lengths[0]))]
         ends = np.cumsum(self.row_lengths).tolist()
         return [slice(e - n, e) for e, n in zip(ends, self.row_lengths.tolist(), strict=True)]
 
@@ -68,22 +70,26 @@ def to_pb(cols: PackedColumns) -> pb.PackedHits:
 def from_pb(msg: pb.PackedHits, rows: int | None = None, who: str = "the server") -> PackedColumns:
     """The columns of `msg` (one row when it gives no row lengths), checked:
     Internal when they do not line up (`who` sent a malformed answer)."""
-    n = len(msg.ids)
+    ids = list(msg.ids)
+    n = len(ids)
     distances = np.frombuffer(msg.distances, dtype="<f4")
     if len(msg.versions) % VERSION_DTYPE.itemsize:
         raise Internal(f"{who} sent malformed packed hits (versions)")
     versions = np.frombuffer(msg.versions, dtype=VERSION_DTYPE)
-    lengths = np.asarray(list(msg.row_lengths) or [n], dtype=np.int64)
+    row_lengths = list(msg.row_lengths) or [n]
     props = list(msg.properties) if len(msg.properties) else None
-    if len(distances) != n or len(versions) != n or int(lengths.sum()) != n:
+    if len(distances) != n or len(versions) != n or sum(row_lengths) != n:
         raise Internal(f"{who} sent malformed packed hits (column lengths differ)")
-    if rows is not None and len(lengths) != rows:
-        raise Internal(f"{who} sent {len(lengths)} rows of packed hits for {rows} queries")
+    if rows is not None and len(row_lengths) != rows:
+        raise Internal(f"{who} sent {len(row_lengths)} rows of packed hits for {rows} queries")
     if props is not None and len(props) != n:
         raise Internal(f"{who} sent malformed packed hits (properties)")
-    if n and int(versions["writer"].max()) >= len(msg.writers):
+    writers = tuple(msg.writers)
+    # The writer is the last 4 bytes of each version (VERSION_DTYPE).
+    if n and int(np.frombuffer(msg.versions, dtype="<u4")[3::4].max()) >= len(writers):
         raise Internal(f"{who} sent malformed packed hits (writers)")
-    return PackedColumns(list(msg.ids), distances, versions, tuple(msg.writers), lengths, props)
+    lengths = np.array(row_lengths, dtype=np.int64)
+    return PackedColumns(ids, distances, versions, writers, lengths, props)
 
 
 def merge(parts: Sequence[PackedColumns], rows: int, k: int) -> PackedColumns:

@@ -73,12 +73,19 @@ class HitTable:
         says which). The ids are read once, so a docno retired meanwhile is
         either wholly in the answer or wholly out of it."""
         ids_arr, versions_arr = self._arrays
-        at = labels.astype(np.int64, copy=False)
-        inside = at < len(ids_arr)
-        ids = np.full(len(at), None, dtype=object)
-        ids[inside] = ids_arr[at[inside]]
-        live = ids != None  # noqa: E711 (elementwise on objects)
-        return HitColumns(live, ids[live].tolist(), versions_arr[at[live]], tuple(self._writers))
+        at = labels.astype(np.intp, copy=False)
+        if not len(at) or int(at.max()) < len(ids_arr):
+            ids = ids_arr[at]
+        else:  # a label past the table: one retired since it grew
+            inside = at < len(ids_arr)
+            ids = np.full(len(at), None, dtype=object)
+            ids[inside] = ids_arr[at[inside]]
+        # Ids are never empty (`common.values.check_id`): truthy means live.
+        live = ids.astype(bool)
+        writers = tuple(self._writers)
+        if live.all():  # the common case: no copies by mask
+            return HitColumns(live, ids.tolist(), versions_arr[at], writers)
+        return HitColumns(live, ids[live].tolist(), versions_arr[at[live]], writers)
 
     # ------------------------------------------------------------ writer only
 

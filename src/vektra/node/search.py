@@ -138,7 +138,7 @@ def search_packed(
     with each hit's properties (msgpack) when `properties`."""
     found = _find(store, coll, spec, queries, k, ef, flt, config, parts)
     n_rows = len(found.labels)
-    lengths = np.fromiter((len(r) for r in found.labels), dtype=np.int64, count=n_rows)
+    lengths = np.array([len(r) for r in found.labels], dtype=np.int64)
     labels = np.concatenate(found.labels) if n_rows else np.empty(0, np.uint64)
     dists = np.concatenate(found.distances) if n_rows else np.empty(0, np.float32)
     hits = coll.hits.lookup(labels)  # a docno deleted since the index answered: skipped
@@ -153,13 +153,16 @@ def search_packed(
         ids = [i for i, r in zip(ids, raw, strict=True) if r is not None]
         versions = versions[read]
         props = [r for r in raw if r is not None]
-    rows = np.repeat(np.arange(n_rows), lengths)
+    if not keep.all():
+        rows = np.repeat(np.arange(n_rows), lengths)
+        lengths = np.bincount(rows[keep], minlength=n_rows).astype(np.int64)
+        dists = dists[keep]
     packed = PackedColumns(
         ids=ids,
-        distances=dists[keep].astype(np.float32, copy=False),
+        distances=dists.astype(np.float32, copy=False),
         versions=versions,
         writers=hits.writers,
-        row_lengths=np.bincount(rows[keep], minlength=n_rows).astype(np.int64),
+        row_lengths=lengths,
         properties=props,
     )
     return PackedSearch(
@@ -195,8 +198,9 @@ def _find(
         index = indexes.get(part.position)
         if index is None:
             continue  # no vector at this position yet
-        searched += index.live_count
-        runs.append(_search_part(store, coll, index, part, matched, queries, k, ef, config))
+        live = index.live_count
+        searched += live
+        runs.append(_search_part(store, coll, index, live, part, matched, queries, k, ef, config))
     labels, dists = _merge([r.rows for r in runs if r.rows is not None], len(queries), k)
     strategy = "+".join(dict.fromkeys(r.strategy.value for r in runs)) or Strategy.EMPTY.value
     return _Found(labels, dists, strategy, sum(r.candidates for r in runs), searched)
@@ -206,6 +210,7 @@ def _search_part(
     store: Store,
     coll: OpenCollection,
     index: VectorIndex,
+    live: int,  # index.live_count, read once by the caller
     part: SearchPart,
     matched: np.ndarray | None,
     queries: np.ndarray,
@@ -214,10 +219,10 @@ def _search_part(
     config: EngineConfig,
 ) -> _PartRun:
     candidates = _candidates(coll, index, part, matched)
-    n = index.live_count if candidates is None else len(candidates)
+    n = live if candidates is None else len(candidates)
     strategy = plan_search(
         k,
-        index.live_count,
+        live,
         None if candidates is None else n,
         exact_search_max=config.exact_search_max,
         post_filter_min_share=config.post_filter_min_share,

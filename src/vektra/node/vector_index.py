@@ -53,7 +53,9 @@ def clamp_distances(metric: Metric, distances: np.ndarray) -> np.ndarray:
     distance. `ip` is left alone: 1 - dot is legitimately negative for
     vectors longer than 1."""
     if metric is Metric.COSINE:
-        np.clip(distances, 0.0, 2.0, out=distances)
+        # Two ufuncs: np.clip's Python wrapper costs more than both.
+        np.maximum(distances, 0.0, out=distances)
+        np.minimum(distances, 2.0, out=distances)
     elif metric is Metric.L2:
         np.maximum(distances, 0.0, out=distances)
     return distances
