@@ -31,6 +31,7 @@ __all__ = [
     "TAG_VALUE",
     "coll_prefix",
     "doc_key",
+    "docno_bytes",
     "encode_index_value",
     "log_key",
     "object_key",
@@ -68,6 +69,11 @@ def token_bytes(token: int) -> bytes:
 
 def doc_key(coll_no: int, docno: int) -> bytes:
     return _U32.pack(coll_no) + _U64.pack(docno)
+
+
+def docno_bytes(docno: int) -> bytes:
+    """The 8 bytes that end a `docs` or `pidx` key."""
+    return _U64.pack(docno)
 
 
 def docno_of(key: bytes) -> int:

@@ -13,8 +13,9 @@ Reads give sets of docnos; `node.filter_eval` combines them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
+from vektra.common.schema import CollectionSchema, PropertyType
 from vektra.node import keys
 from vektra.node.catalog import CollectionMeta
 from vektra.node.lmdb_env import LmdbEnv, Txn
@@ -22,10 +23,18 @@ from vektra.node.lmdb_env import LmdbEnv, Txn
 __all__ = ["PropertyIndex"]
 
 
+class _Indexed(NamedTuple):
+    name: str
+    type: PropertyType
+    present: bytes  # key prefix of the "present" entries
+    value: bytes  # key prefix of the value entries
+
+
 class PropertyIndex:
     def __init__(self, env: LmdbEnv) -> None:
         self._env = env
         self._db = env.open_db(b"pidx")
+        self._prefixes: dict[int, tuple[CollectionSchema, list[_Indexed]]] = {}
 
     # ------------------------------------------------------------ writes (in a caller's txn)
 
@@ -47,14 +56,33 @@ class PropertyIndex:
                     break
 
     def _keys(self, meta: CollectionMeta, docno: int, props: dict[str, Any]) -> Iterator[bytes]:
-        suffix = keys.doc_key(0, docno)[4:]
-        for prop_no, spec in enumerate(meta.schema.properties):
-            if not spec.indexed or props.get(spec.name) is None:
+        suffix = keys.docno_bytes(docno)
+        for name, ptype, present, base in self._indexed(meta):
+            value = props.get(name)
+            if value is None:
                 continue
-            yield keys.pidx_prefix(meta.no, prop_no, keys.TAG_PRESENT) + suffix
-            base = keys.pidx_prefix(meta.no, prop_no, keys.TAG_VALUE)
-            for enc in keys.index_values(spec.type, props[spec.name]):
+            yield present + suffix
+            for enc in keys.index_values(ptype, value):
                 yield base + enc + suffix
+
+    def _indexed(self, meta: CollectionMeta) -> list[_Indexed]:
+        """The indexed properties of `meta` with their key prefixes, made once
+        per collection (and schema): every write of a batch needs them."""
+        held = self._prefixes.get(meta.no)
+        if held is not None and held[0] is meta.schema:
+            return held[1]
+        indexed = [
+            _Indexed(
+                spec.name,
+                spec.type,
+                keys.pidx_prefix(meta.no, prop_no, keys.TAG_PRESENT),
+                keys.pidx_prefix(meta.no, prop_no, keys.TAG_VALUE),
+            )
+            for prop_no, spec in enumerate(meta.schema.properties)
+            if spec.indexed
+        ]
+        self._prefixes[meta.no] = (meta.schema, indexed)
+        return indexed
 
     # ------------------------------------------------------------ reads
 
