@@ -352,6 +352,67 @@ def test_tombstones_are_purged_once_every_replica_holds_them(tmp_path: Path) -> 
         _settled(cluster, w)
 
 
+def test_a_late_hint_does_not_bring_back_a_purged_delete(tmp_path: Path) -> None:
+    """A stand-in keeps node-1's copy of a write as a hint and cannot hand it
+    over (its Apply calls to node-1 are dropped); node-1, back, takes the
+    delete directly. Both replicas held the tombstone, so past the grace
+    period they purged it while the hint waited; handed over, the hint was
+    then the only version anywhere: the deleted objects came back on node-1,
+    then through anti-entropy on node-0. Tombstones now go only while every
+    member is active."""
+    env = {
+        "VEKTRA__NODE__TOMBSTONE_GRACE_S": "1",
+        "VEKTRA__NODE__ANTI_ENTROPY_INTERVAL_S": "0.5",
+    }
+    with (
+        Cluster(tmp_path, nodes=3, rf=2, failpoints=True, env=env) as cluster,
+        cluster.client(timeout_s=20) as client,
+    ):
+        w = _writer(client, History())
+        pair = {"node-0", "node-1"}
+        ids = [i for i in _ids(0, 300) if set(cluster.replicas("docs", i)) == pair][:10]
+        handoff = cluster.faults("node-1").drop(APPLY, caller="node-2")
+        # Rules that change nothing count each node's anti-entropy rounds:
+        # node-1's at node-0, node-0's at node-2 (every pair shares ranges).
+        rounds = {
+            "node-1": cluster.faults("node-0"),
+            "node-0": cluster.faults("node-2"),
+        }
+        rounds["node-1"].delay(RANGE_DIGEST, 0, caller="node-1")
+        rounds["node-0"].delay(RANGE_DIGEST, 0, caller="node-0")
+        cluster.stop(1)
+        cluster.wait_until(lambda: cluster.state(1) == "down", 30, "node-1 is down")
+        w.upsert(ids, _vectors(len(ids), 6))  # quorum: node-2 keeps node-1's copies as hints
+        hinted = sum(h.hints for h in cluster.node_info(2).hints if h.target == "node-1")
+        assert hinted == len(ids)
+        cluster.cont(1)
+        cluster.wait_until(lambda: cluster.state(1) == "recovering", 30, "node-1 is recovering")
+        w.delete(ids, consistency="all")
+        # The grace period is a span of time: let it pass, then let each
+        # replica run two more anti-entropy rounds (the old code purged in
+        # the first).
+        time.sleep(1.5)
+        seen = {n: f.count() for n, f in rounds.items()}
+        cluster.wait_until(
+            lambda: all(f.count() >= seen[n] + 2 for n, f in rounds.items()),
+            30,
+            "two more anti-entropy rounds on node-0 and node-1",
+        )
+        for n in (0, 1):
+            held = cluster.records(n, "docs")
+            assert all(i in held and held[i].deleted for i in ids), f"node-{n} purged tombstones"
+        handoff.remove()
+        cluster.wait_until(lambda: cluster.state(1) == "active", 60, "node-1 is active")
+        assert len(w.get(ids, consistency="all")) == 0, "deleted objects came back"
+        cluster.wait_until(
+            lambda: all(i not in cluster.records(n, "docs") for n in range(3) for i in ids),
+            60,
+            "with every member active, the tombstones were purged",
+        )
+        assert len(w.get(ids, consistency="all")) == 0
+        _settled(cluster, w)
+
+
 def _epoch_of(cluster: Cluster, i: int) -> int:
     """Node i's epoch, asked without the map's headers (which a node ahead of
     the published map would refuse as stale)."""

@@ -4,9 +4,11 @@ exchange, and when a tombstone may be purged."""
 from __future__ import annotations
 
 from vektra.common.hlc import Version
+from vektra.common.membership import MemberState
 from vektra.node.repair_plan import (
     Entry,
     expired_tombstones,
+    purge_allowed,
     purgeable,
     range_digest,
     reconcile,
@@ -71,3 +73,20 @@ def test_purge_needs_every_other_replica() -> None:
     assert purgeable([agree, lagging], replicas=3) == frozenset()
     assert purgeable([agree], replicas=3) == frozenset(), "one peer was not compared"
     assert expired_tombstones([*mine, e("live", old)], NOW, GRACE) == {"t"}
+
+
+def test_tombstones_go_only_while_every_member_is_active() -> None:
+    """A member down may hold (or be owed) hints, one recovering is owed
+    them, and rebalancing streams older versions: while any of them is in
+    the map, an older write may still arrive after a purge."""
+    active = [MemberState.ACTIVE, MemberState.ACTIVE]
+    assert purge_allowed(active)
+    assert purge_allowed([*active, MemberState.LEFT])
+    assert purge_allowed([])  # a node serving alone
+    for state in (
+        MemberState.DOWN,
+        MemberState.RECOVERING,
+        MemberState.JOINING,
+        MemberState.DRAINING,
+    ):
+        assert not purge_allowed([*active, state]), state

@@ -75,6 +75,26 @@ class MemberState(enum.Enum):
                 assert_never(self)
 
     @property
+    def lets_tombstones_go(self) -> bool:
+        """Whether tombstones may be purged anywhere while a member is in this
+        state. A member that is down may hold hints it cannot hand over (or be
+        owed them); one recovering is still owed hints; joining and draining
+        members stream older versions. Any of those, arriving at a replica
+        after its tombstone went, would bring a deleted object back."""
+        match self:
+            case MemberState.ACTIVE | MemberState.LEFT:
+                return True
+            case (
+                MemberState.RECOVERING
+                | MemberState.DOWN
+                | MemberState.JOINING
+                | MemberState.DRAINING
+            ):
+                return False
+            case _:
+                assert_never(self)
+
+    @property
     def health_checked(self) -> bool:
         """Whether the coordinator keeps asking it for its NodeInfo."""
         match self:

@@ -7,7 +7,8 @@ entries (RangeVersions), then the records each side lacks or holds older —
 pulled with Fetch and applied here, pushed with Apply — so both end with the
 newest version of every id (`node.repair_plan` decides). The exchange is
 throttled (objects per second). Tombstones older than the grace period that
-every other replica of their range holds are purged.
+every other replica of their range holds are purged, but only while every
+member of the map is active (`repair_plan.purge_allowed`).
 
 A pass runs at once while the node's map says it is RECOVERING (and again
 whenever a newer map arrives meanwhile), and every `interval_s` otherwise.
@@ -40,6 +41,7 @@ from vektra.node.repair_plan import (
     Entry,
     Reconciliation,
     expired_tombstones,
+    purge_allowed,
     purgeable,
     range_digest,
     reconcile,
@@ -154,10 +156,12 @@ class Repair:
             for i, r in results.items():
                 settled.setdefault(i, []).append(r)
         # Tombstones every other replica holds (rf 1: none to ask) and older
-        # than the grace period are forgotten.
+        # than the grace period are forgotten, while every member is active:
+        # otherwise a hint of an older write may still be on its way.
         purge: list[Entry] = []
+        may_purge = purge_allowed(m.state for m in view.members)
         for i in mine:
-            if i in peers_down:
+            if i in peers_down or not may_purge:
                 continue
             entries = local.get(i)
             if entries is None:

@@ -7,7 +7,9 @@ and each copy moves to the newest version of every id (last writer wins by
 version, a tombstone being a version like any other). A tombstone is purged
 only when it is older than the grace period and every other replica of its
 range holds it too (or holds nothing for the id: then it purged it already)
-— so no replica that still has the deleted object can bring it back.
+— so no replica that still has the deleted object can bring it back — and
+while every member of the map is active (`purge_allowed`), so no hint of an
+older write is still on its way to one of them.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vektra.common.hlc import Version
+from vektra.common.membership import MemberState
 
 __all__ = [
     "Entry",
     "Reconciliation",
     "expired_tombstones",
+    "purge_allowed",
     "purgeable",
     "range_digest",
     "reconcile",
@@ -76,6 +80,16 @@ def reconcile(
         elif other.version == e.version and expired:
             settled.add(i)
     return Reconciliation(tuple(sorted(pull)), tuple(sorted(push)), frozenset(settled))
+
+
+def purge_allowed(states: Iterable[MemberState]) -> bool:
+    """Whether tombstones may be purged at all now: only while every member
+    of the map is settled (`MemberState.lets_tombstones_go`). Replicas
+    agreeing is not enough: a stand-in may still hold a hint of an older
+    write for one of them, and once the tombstones are gone that hint, handed
+    over late, would be the newest version anywhere — the deleted object
+    back, then copied to every replica by anti-entropy."""
+    return all(s.lets_tombstones_go for s in states)
 
 
 def purgeable(per_peer: Sequence[Reconciliation], replicas: int) -> frozenset[str]:
