@@ -154,6 +154,8 @@ def properties_from_proto(data: bytes) -> dict[str, Any]:
 
 
 def vectors_from_proto(vectors: Mapping[str, bytes]) -> dict[str, np.ndarray]:
+    if not vectors:
+        return {}  # the usual case (vectors not asked for), without the sort
     # astype copies into a writable, native-order float32 array the caller owns.
     return {
         name: np.frombuffer(data, dtype="<f4").astype(np.float32)
@@ -183,11 +185,12 @@ def object_to_proto(obj: Object, where: str = "object") -> pb.Object:
 
 
 def object_from_proto(msg: pb.Object) -> Object:
+    # Positional: a batch get makes one of these per object.
     return Object(
-        id=msg.id,
-        properties=properties_from_proto(msg.properties),
-        vectors=vectors_from_proto(msg.vectors),
-        version=_version_of(msg),
+        msg.id,
+        properties_from_proto(msg.properties),
+        vectors_from_proto(msg.vectors),
+        _version_of(msg),
     )
 
 
