@@ -96,6 +96,37 @@ def merge(parts: Sequence[PackedColumns], rows: int, k: int) -> PackedColumns:
     """Each row's k nearest over every part (each part's rows hold its own
     top k), nearest first, ties by id — the order a node gives. An id in
     a row twice (a map change during the call) keeps its newest version."""
+    joined = _join(parts, rows)
+    # The usual case, with numbers only: no distance tied within a row (ties
+    # go by id) and no id twice in a row (the newest copy stays). Either
+    # sends the batch to the exact merge, which compares the ids themselves.
+    # Row, then distance: two stable argsorts (lexsort costs several times
+    # more on a batch's 2,000 hits).
+    order = np.argsort(joined.distances, kind="stable")
+    order = order[np.argsort(joined.row_of[order], kind="stable")]
+    if not _tied(joined, order) and not _repeated(joined):
+        return _first_k(joined, order, rows, k)
+    return _merge_by_id(joined, rows, k)
+
+
+# An odd 64-bit constant (2^64 / golden ratio, as int64) spreading row
+# numbers over the bits an id's hash is mixed with.
+_ROW_MIX = np.int64(-7046029254386353131)
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """Every part's hits in one set of columns, writers renumbered."""
+
+    ids: list[str]
+    distances: np.ndarray
+    versions: np.ndarray
+    writers: list[str]
+    row_of: np.ndarray  # the query row of each hit
+    properties: list[bytes] | None
+
+
+def _join(parts: Sequence[PackedColumns], rows: int) -> _Joined:
     writers: dict[str, int] = {}
     ids: list[str] = []
     dist_parts, version_parts, row_parts = [], [], []
@@ -114,23 +145,53 @@ def merge(parts: Sequence[PackedColumns], rows: int, k: int) -> PackedColumns:
         row_parts.append(np.repeat(np.arange(rows), part.row_lengths))
         if props is not None:
             props += part.properties if part.properties is not None else [b""] * len(part.ids)
-    distances = np.concatenate(dist_parts) if dist_parts else np.empty(0, np.float32)
-    versions = np.concatenate(version_parts) if version_parts else np.empty(0, VERSION_DTYPE)
-    row_of = np.concatenate(row_parts) if row_parts else np.empty(0, np.int64)
+    return _Joined(
+        ids=ids,
+        distances=np.concatenate(dist_parts) if dist_parts else np.empty(0, np.float32),
+        versions=np.concatenate(version_parts) if version_parts else np.empty(0, VERSION_DTYPE),
+        writers=list(writers),
+        row_of=np.concatenate(row_parts) if row_parts else np.empty(0, np.int64),
+        properties=props,
+    )
+
+
+def _tied(j: _Joined, order: np.ndarray) -> bool:
+    """Whether two hits of one row have the same distance."""
+    rows, dists = j.row_of[order], j.distances[order]
+    return bool(((rows[1:] == rows[:-1]) & (dists[1:] == dists[:-1])).any())
+
+
+def _repeated(j: _Joined) -> bool:
+    """Whether some id may be in a row twice: by hash, so a collision only
+    costs the exact merge."""
+    if len(j.ids) < 2:
+        return False
+    hashes = np.fromiter(map(hash, j.ids), dtype=np.int64, count=len(j.ids))
+    keys = np.sort(hashes ^ (j.row_of.astype(np.int64) * _ROW_MIX))
+    return bool((keys[1:] == keys[:-1]).any())
+
+
+def _merge_by_id(j: _Joined, rows: int, k: int) -> PackedColumns:
     # Row, then distance, then id (as a fixed-width string array).
-    order = np.lexsort((np.asarray(ids, dtype=str), distances, row_of))
-    order = _newest_per_id(order, ids, versions, list(writers), row_of)
-    row_sorted = row_of[order]
+    order = np.lexsort((np.asarray(j.ids, dtype=str), j.distances, j.row_of))
+    order = _newest_per_id(order, j.ids, j.versions, j.writers, j.row_of)
+    return _first_k(j, order, rows, k)
+
+
+def _first_k(j: _Joined, order: np.ndarray, rows: int, k: int) -> PackedColumns:
+    """The first k of each row of `order` (sorted by row, then nearest first)."""
+    row_sorted = j.row_of[order]
     starts = np.searchsorted(row_sorted, np.arange(rows))
     rank = np.arange(len(order)) - starts[row_sorted]
     keep = order[rank < k]
+    at = keep.tolist()
     return PackedColumns(
-        ids=[ids[i] for i in keep.tolist()],
-        distances=distances[keep],
-        versions=versions[keep],
-        writers=tuple(writers),
-        row_lengths=np.bincount(row_of[keep], minlength=rows).astype(np.int64),
-        properties=None if props is None else [props[i] for i in keep.tolist()],
+        ids=[j.ids[i] for i in at],
+        distances=j.distances[keep],
+        versions=j.versions[keep],
+        writers=tuple(j.writers),
+        row_lengths=np.bincount(j.row_of[keep], minlength=rows).astype(np.int64),
+        properties=None if j.properties is None else [j.properties[i] for i in at],
     )
 
 
