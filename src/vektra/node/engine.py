@@ -329,6 +329,24 @@ class Engine:
         coll = self._colls.get(name)
         return reads.query(self._store, coll, flt, limit, offset, order_by, descending, ranges)
 
+    def query_stored(
+        self,
+        name: str,
+        flt: filters.Filter,
+        limit: int,
+        offset: int = 0,
+        order_by: str = "",
+        descending: bool = False,
+        ranges: Sequence[Span] | None = None,
+        with_vectors: bool = False,
+    ) -> list[StoredObject]:
+        """`query` as stored: properties not decoded, vectors read only when
+        asked for (what the public and shard queries answer with)."""
+        coll = self._colls.get(name)
+        return reads.query_stored(
+            self._store, coll, flt, limit, offset, order_by, descending, ranges, with_vectors
+        )
+
     def search(
         self,
         name: str,

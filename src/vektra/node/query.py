@@ -9,6 +9,7 @@ write lock: reads run concurrently with each other and with writes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,12 +19,20 @@ from vektra.common.schema import PropertySpec
 from vektra.common.values import unpack
 from vektra.node.filter_eval import FilterEvaluator
 from vektra.node.open_collections import OpenCollection
-from vektra.node.records import Record
+from vektra.node.records import Record, StoredObject
 from vektra.node.store import Store
 from vektra.node.token_ranges import Span, count_in_ranges, in_ranges
 
 # count_in_ranges moved to node.token_ranges; re-exported for its callers.
-__all__ = ["count", "count_in_ranges", "count_matching_in_ranges", "get_live", "matching", "query"]
+__all__ = [
+    "count",
+    "count_in_ranges",
+    "count_matching_in_ranges",
+    "get_live",
+    "matching",
+    "query",
+    "query_stored",
+]
 
 
 def matching(store: Store, coll: OpenCollection, flt: filters.Filter) -> set[int] | None:
@@ -68,22 +77,35 @@ def _in_ranges(coll: OpenCollection, docnos: np.ndarray, ranges: Sequence[Span])
     return inside
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """The objects of one page of a query, in order: docnos, ids and tokens
+    (from the in-memory tables, read before their records)."""
+
+    docnos: list[int]
+    ids: list[str]
+    tokens: list[int]
+
+
 def _page_by_id(
-    store: Store,
     coll: OpenCollection,
     docnos: np.ndarray,
     limit: int,
     offset: int,
     descending: bool,
-) -> list[Record]:
-    """One page in id order, reading only its records: the ids of every
-    match come from the hit table (`node.hit_table`), not from LMDB."""
+) -> _Page:
+    """One page in id order: the ids of every match come from the hit table
+    (`node.hit_table`), not from LMDB."""
     docnos = np.asarray(docnos, dtype=np.uint64)
     found = coll.hits.lookup(docnos)
     docnos, ids = docnos[found.live], found.ids
     order = sorted(range(len(ids)), key=ids.__getitem__, reverse=descending)
-    page = [int(docnos[i]) for i in order[offset : offset + limit]]
-    return [r for r in store.records.by_docnos(coll.meta, page) if r is not None]
+    return _page_of(coll, docnos, ids, order[offset : offset + limit])
+
+
+def _page_of(coll: OpenCollection, docnos: np.ndarray, ids: list[str], at: list[int]) -> _Page:
+    page = docnos[np.asarray(at, dtype=np.int64)]
+    return _Page(page.tolist(), [ids[i] for i in at], coll.docs.tokens_of(page).tolist())
 
 
 def query(
@@ -98,6 +120,39 @@ def query(
 ) -> list[Record]:
     """Matching objects ordered by a property (missing values last) then id,
     or by id alone; with `ranges`, only those whose token lies in them."""
+    page = _page(store, coll, flt, limit, offset, order_by, descending, ranges)
+    return [r for r in store.records.by_docnos(coll.meta, page.docnos) if r is not None]
+
+
+def query_stored(
+    store: Store,
+    coll: OpenCollection,
+    flt: filters.Filter,
+    limit: int,
+    offset: int = 0,
+    order_by: str = "",
+    descending: bool = False,
+    ranges: Sequence[Span] | None = None,
+    with_vectors: bool = False,
+) -> list[StoredObject]:
+    """`query` as a reply passes objects on: properties as stored, vectors
+    only when `with_vectors` (`Records.get_stored`). An object deleted since
+    the page was chosen is left out."""
+    page = _page(store, coll, flt, limit, offset, order_by, descending, ranges)
+    found = store.records.get_stored(coll.meta, page.ids, with_vectors, page.tokens)
+    return [o for o in found if o is not None and not o.deleted]
+
+
+def _page(
+    store: Store,
+    coll: OpenCollection,
+    flt: filters.Filter,
+    limit: int,
+    offset: int,
+    order_by: str,
+    descending: bool,
+    ranges: Sequence[Span] | None,
+) -> _Page:
     spec = None
     if order_by:
         spec = coll.meta.schema.property(order_by)
@@ -109,7 +164,7 @@ def query(
     if ranges is not None:
         docnos = _in_ranges(coll, docnos, ranges)
     if spec is None:
-        return _page_by_id(store, coll, docnos, limit, offset, descending)
+        return _page_by_id(coll, docnos, limit, offset, descending)
     return _page_by_property(store, coll, docnos, spec, limit, offset, descending)
 
 
@@ -121,10 +176,9 @@ def _page_by_property(
     limit: int,
     offset: int,
     descending: bool,
-) -> list[Record]:
+) -> _Page:
     """One page by a property (missing values last) then id. Every match's
-    properties are read to sort them, but not its vectors; the page's
-    records are read whole."""
+    properties are read to sort them, but not its vectors."""
     docnos = np.asarray(docnos, dtype=np.uint64)
     found = coll.hits.lookup(docnos)
     docnos, ids = docnos[found.live], found.ids
@@ -136,5 +190,4 @@ def _page_by_property(
     present = [i for i in by_id if values[i] is not None]
     missing = [i for i in by_id if values[i] is None]
     present.sort(key=lambda i: filters.comparable(spec.type, values[i]), reverse=descending)
-    page = [int(docnos[i]) for i in (present + missing)[offset : offset + limit]]
-    return [r for r in store.records.by_docnos(coll.meta, page) if r is not None]
+    return _page_of(coll, docnos, ids, (present + missing)[offset : offset + limit])

@@ -29,7 +29,7 @@ from vektra.common.validation import (
 from vektra.node.engine import Engine
 from vektra.node.epoch import MAX_EPOCH
 from vektra.node.node_info import NodeInfo
-from vektra.node.public_api import PublicApi, object_pb, query_limit, result_pb
+from vektra.node.public_api import PublicApi, query_limit, result_pb, stored_object_pb
 from vektra.node.records import ObjectOutcome, Outcome
 from vektra.node.repair_plan import range_digest
 from vektra.node.shard_requests import parts_from_pb, ranges_from_pb
@@ -321,8 +321,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
         flt = parse_filter(schema, limits, req.filter)
         # The first offset + limit in the public order: the router pages the
         # union of every node's answer.
-        records = await _run(
-            self._engine.query,
+        found = await _run(
+            self._engine.query_stored,
             req.collection,
             flt,
             req.offset + limit,
@@ -330,8 +330,9 @@ class NodeService(node_pb2_grpc.NodeServicer):
             req.order_by,
             req.descending,
             ranges,
+            req.include_vectors,
         )
-        return npb.ShardQueryResponse(objects=[object_pb(r, req.include_vectors) for r in records])
+        return npb.ShardQueryResponse(objects=[stored_object_pb(o) for o in found])
 
     # ------------------------------------------------------------ anti-entropy
 
