@@ -131,6 +131,28 @@ def test_a_replaced_vector_takes_a_fresh_label_and_the_old_one_is_deleted(
     assert index.live_count == 100
 
 
+def test_live_among_reads_every_graph_and_forgets_what_they_dropped(tmp_path: Path) -> None:
+    """`VectorIndex.live_among` (an exact scan's candidates) answers by
+    docno arrays: docnos in the main graph or the fresh one, in the order
+    asked, without those deleted or never held (even past every docno)."""
+    e = open_engine(tmp_path)
+    e.create_collection(make_schema(dim=DIM))
+    base = RNG.normal(size=(50, DIM)).astype(np.float32)
+    _fill(e, base)
+    docno = {f"id{i}": r.docno for i, r in enumerate(e.get("docs", [f"id{i}" for i in range(50)]))}
+    _replace(e, base, np.asarray([3, 4]))  # now in the fresh graph
+    e.delete("docs", ["id5"])
+    index = _index(e)
+    assert len(index.graphs) == 2
+    asked = np.asarray(
+        [docno["id4"], docno["id5"], 10**9, docno["id0"], docno["id3"]], dtype=np.uint64
+    )
+    got = index.live_among(asked)
+    assert got.dtype == np.uint64
+    assert got.tolist() == [docno["id4"], docno["id0"], docno["id3"]]
+    assert index.live_among(np.empty(0, dtype=np.uint64)).tolist() == []
+
+
 def test_a_reimport_builds_a_fresh_graph_that_takes_over(tmp_path: Path) -> None:
     e = open_engine(tmp_path, exact_search_max=100)
     e.create_collection(make_schema(dim=DIM))

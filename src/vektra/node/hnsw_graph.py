@@ -44,6 +44,10 @@ class Graph:
         self._label_of: dict[int, int] = dict(zip(docnos.tolist(), labels.tolist(), strict=True))
         self._docno_of = np.zeros(max(self._next_label, MIN_CAPACITY), dtype=np.uint64)
         self._docno_of[labels.astype(np.int64, copy=False)] = docnos
+        # Which docnos the graph holds, by docno: `held` answers for a whole
+        # array at once (an exact scan's candidates) where the dict cannot.
+        self._held = np.zeros(0, dtype=bool)
+        self._mark_held(docnos)
 
     @classmethod
     def empty(cls, spec: VectorSpec, capacity: int = MIN_CAPACITY) -> Graph:
@@ -97,6 +101,18 @@ class Graph:
             self._docno_of = grown
         self._docno_of[labels.astype(np.int64)] = docnos
         self._label_of.update(zip(docnos.tolist(), labels.tolist(), strict=True))
+        self._mark_held(docnos)
+
+    def _mark_held(self, docnos: np.ndarray) -> None:
+        if not len(docnos):
+            return
+        at = docnos.astype(np.int64, copy=False)
+        top = int(at.max()) + 1
+        if top > len(self._held):
+            grown = np.zeros(max(top, 2 * len(self._held), MIN_CAPACITY), dtype=bool)
+            grown[: len(self._held)] = self._held
+            self._held = grown
+        self._held[at] = True
 
     def drop(self, docno: int) -> bool:
         """Mark the docno's vector deleted; False if the graph does not hold it."""
@@ -104,6 +120,7 @@ class Graph:
         if label is None:
             return False
         self._index.mark_deleted(label)
+        self._held[docno] = False
         self._deleted += 1
         return True
 
@@ -128,6 +145,14 @@ class Graph:
 
     def holds(self, docno: int) -> bool:
         return docno in self._label_of
+
+    def held(self, docnos: np.ndarray) -> np.ndarray:
+        """Which of `docnos` (uint64) the graph holds (bool, same shape)."""
+        at = docnos.astype(np.int64, copy=False)
+        inside = at < len(self._held)
+        out = np.zeros(len(at), dtype=bool)
+        out[inside] = self._held[at[inside]]
+        return out
 
     def label(self, docno: int) -> int | None:
         """The hnswlib label holding this docno's vector (None: not held)."""

@@ -265,10 +265,12 @@ class VectorIndex:
     def live_among(self, docnos: np.ndarray) -> np.ndarray:
         """The docnos (uint64) of `docnos` the index holds, in order, read
         under the lock: a vector being replaced is never missing from it."""
+        docnos = np.asarray(docnos, dtype=np.uint64)
         with self._lock.shared():
-            graphs = self._graphs
-            kept = [d for d in docnos.tolist() if any(g.holds(d) for g in graphs)]
-        return np.asarray(kept, dtype=np.uint64)
+            held = np.zeros(len(docnos), dtype=bool)
+            for g in self._graphs:
+                held |= g.held(docnos)
+        return docnos[held]
 
     def knn(
         self,
