@@ -200,6 +200,17 @@ class _PartReader:
             found = {}
         return _Parts(version, deleted, docno, raw[start:end], found)
 
+    def vectors(self, raw: bytes) -> dict[str, bytes]:
+        """Only the record's vectors (a tombstone's: none), the rest skipped
+        undecoded: an exact scan reads thousands of these per search."""
+        head = self._head
+        head.feed(raw)
+        head.read_array_header()
+        for _ in range(4):  # version, deleted, docno, properties
+            head.skip()
+        found: dict[str, bytes] = head.unpack()
+        return found
+
 
 def _vector_bytes(vectors: dict[str, np.ndarray]) -> dict[str, bytes]:
     return {name: v.astype(_F32, copy=False).tobytes() for name, v in vectors.items()}
@@ -489,8 +500,8 @@ class Records:
     def vectors(
         self, meta: CollectionMeta, tokens: list[int], ids: list[str], field_name: str, dim: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The stored `field_name` vectors of live objects, as one float32
-        matrix (len(ids) x dim), and which rows were found (bool): an id no
+        """The stored `field_name` vectors of live objects, as one read-only
+        float32 matrix (len(ids) x dim), and which rows were found (bool): an id no
         longer live, or without the field, has a row of zeros. Only each
         record's vectors are decoded (exact scans read these: hnswlib hands
         its own copies back through Python lists, 50 ms per 2,000)."""
@@ -501,15 +512,15 @@ class Records:
         with self._env.reader() as txn:
             for row, (tok, object_id) in enumerate(zip(tokens, ids, strict=True)):
                 raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
-                p = None if raw is None else parts.read(raw, vectors=True)
-                data = None if p is None or p.deleted else p.vectors.get(field_name)
+                data = None if raw is None else parts.vectors(raw).get(field_name)
                 if data is None or len(data) != len(missing):
                     rows.append(missing)
                     continue
                 rows.append(data)
                 found[row] = True
-        # One copy for the whole matrix (a row assignment each costs more).
-        out = np.frombuffer(b"".join(rows), dtype=_F32).reshape(len(ids), dim).copy()
+        # One copy for the whole matrix (a row assignment each costs more);
+        # read-only, as it stands on the joined bytes.
+        out = np.frombuffer(b"".join(rows), dtype=_F32).reshape(len(ids), dim)
         return found, out
 
     def live_heads(self, meta: CollectionMeta) -> Iterator[tuple[int, str, Version]]:
