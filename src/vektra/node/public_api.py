@@ -33,11 +33,11 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector, pack
 from vektra.node.engine import Engine
-from vektra.node.records import StoredObject
 from vektra.node.search import PackedSearch, SearchResult
+from vektra.node.wire import add_stored
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["PublicApi", "coverage_pb", "query_limit", "result_pb", "stored_object_pb"]
+__all__ = ["PublicApi", "coverage_pb", "query_limit", "result_pb"]
 
 DEFAULT_QUERY_LIMIT = 10
 
@@ -45,18 +45,6 @@ DEFAULT_QUERY_LIMIT = 10
 def coverage_pb() -> pb.Coverage:
     """A node alone holds everything: one range asked, one answered."""
     return pb.Coverage(asked=1, answered=1, complete=True)
-
-
-def stored_object_pb(o: StoredObject) -> pb.Object:
-    """A live object as stored: its properties' bytes passed on as they are."""
-    # Fields set in place: a Version message built and copied in costs
-    # three times as much, once per object of a get or a query.
-    msg = pb.Object(id=o.id, properties=o.properties)
-    if o.vectors:
-        msg.vectors.update(o.vectors)
-    v, version = msg.version, o.version
-    v.physical_ms, v.logical, v.writer = version.physical_ms, version.logical, version.writer
-    return msg
 
 
 def result_pb(
@@ -176,10 +164,9 @@ class PublicApi:
         ids = list(request.ids)
         check_ids(ids, self._engine.limits, allow_duplicates=True)
         found = self._engine.get_stored(request.collection, ids, request.include_vectors)
-        return pb.GetResponse(
-            objects=[stored_object_pb(o) for o in found if o is not None],
-            missing=[i for i, o in zip(ids, found, strict=True) if o is None],
-        )
+        response = pb.GetResponse(missing=[i for i, o in zip(ids, found, strict=True) if o is None])
+        add_stored(response.objects, found)
+        return response
 
     def Search(self, request: pb.SearchRequest) -> pb.SearchResponse:
         schema = self._engine.schema(request.collection)
@@ -248,10 +235,9 @@ class PublicApi:
             request.descending,
             with_vectors=request.include_vectors,
         )
-        return pb.QueryResponse(
-            objects=[stored_object_pb(o) for o in found],
-            coverage=coverage_pb(),
-        )
+        response = pb.QueryResponse(coverage=coverage_pb())
+        add_stored(response.objects, found)
+        return response
 
     def Count(self, request: pb.CountRequest) -> pb.CountResponse:
         schema = self._engine.schema(request.collection)

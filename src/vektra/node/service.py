@@ -29,11 +29,11 @@ from vektra.common.validation import (
 from vektra.node.engine import Engine
 from vektra.node.epoch import MAX_EPOCH
 from vektra.node.node_info import NodeInfo
-from vektra.node.public_api import PublicApi, query_limit, result_pb, stored_object_pb
+from vektra.node.public_api import PublicApi, query_limit, result_pb
 from vektra.node.records import ObjectOutcome, Outcome
 from vektra.node.repair_plan import range_digest
 from vektra.node.shard_requests import parts_from_pb, ranges_from_pb
-from vektra.node.wire import versioned_pb, writes_from_pb
+from vektra.node.wire import add_stored, versioned_pb, writes_from_pb
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
 from vektra.v1 import vektra_pb2 as pb
@@ -189,20 +189,11 @@ class NodeService(node_pb2_grpc.NodeServicer):
         stored = await _run(
             self._engine.get_stored, request.collection, ids, request.include_vectors, False
         )
-        return npb.FetchResponse(
-            objects=[
-                npb.VersionedObject(
-                    id=o.id,
-                    properties=o.properties,
-                    vectors=o.vectors,
-                    version=version_to_pb(o.version),
-                    deleted=o.deleted,
-                )
-                for o in stored
-                if o is not None
-            ],
-            missing=[i for i, o in zip(ids, stored, strict=True) if o is None],
+        response = npb.FetchResponse(
+            missing=[i for i, o in zip(ids, stored, strict=True) if o is None]
         )
+        add_stored(response.objects, stored, deleted=True)
+        return response
 
     async def CountRanges(
         self, request: npb.CountRangesRequest, context: Ctx
@@ -332,7 +323,9 @@ class NodeService(node_pb2_grpc.NodeServicer):
             ranges,
             req.include_vectors,
         )
-        return npb.ShardQueryResponse(objects=[stored_object_pb(o) for o in found])
+        response = npb.ShardQueryResponse()
+        add_stored(response.objects, found)
+        return response
 
     # ------------------------------------------------------------ anti-entropy
 

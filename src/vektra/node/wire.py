@@ -5,7 +5,7 @@ peer replica)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from vektra.common.errors import InvalidArgument
@@ -15,10 +15,10 @@ from vektra.common.pb import version_from_pb, version_to_pb
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import validate_objects
 from vektra.common.values import check_id, pack
-from vektra.node.records import Write
+from vektra.node.records import StoredObject, Write
 from vektra.v1 import node_pb2 as npb
 
-__all__ = ["versioned_pb", "writes_from_pb"]
+__all__ = ["add_stored", "versioned_pb", "writes_from_pb"]
 
 
 class Versioned(Protocol):
@@ -44,6 +44,24 @@ def versioned_pb(rec: Versioned, include_vectors: bool = True) -> npb.VersionedO
         version=version_to_pb(rec.version),
         deleted=rec.deleted,
     )
+
+
+def add_stored(out: Any, objects: Iterable[StoredObject | None], deleted: bool = False) -> None:
+    """Append stored objects (None skipped) to `out`, a repeated Object or
+    VersionedObject field, properties passed on as stored; `deleted`: with
+    each one's tombstone flag (VersionedObject). Each is filled in place:
+    messages built first and then handed to the field cost several times
+    more (each one is copied in), per object of every get, fetch or query."""
+    for o in objects:
+        if o is None:
+            continue
+        msg = out.add(id=o.id, properties=o.properties)
+        if o.vectors:
+            msg.vectors.update(o.vectors)
+        if deleted:
+            msg.deleted = o.deleted
+        v, version = msg.version, o.version
+        v.physical_ms, v.logical, v.writer = version.physical_ms, version.logical, version.writer
 
 
 def writes_from_pb(

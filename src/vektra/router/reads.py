@@ -92,22 +92,21 @@ class Reads:
                         f"consistency {level.value} not met: {got} of {plan.rf} replicas of "
                         f"{object_id!r} answered, {plan.need} needed ({failed or 'no answer'})"
                     )
-            found, missing = [], []
+            response = pb.GetResponse()
+            # Filled in place: a message built first is copied again into
+            # the field (several times the cost, per object).
+            found, missing = response.objects, response.missing
             for object_id in ids:
                 entry = best.get(object_id)
                 obj = None if entry is None else entry[1]
                 if obj is None or obj.deleted:
                     missing.append(object_id)
-                else:
-                    found.append(
-                        pb.Object(
-                            id=obj.id,
-                            properties=obj.properties,
-                            vectors=obj.vectors,
-                            version=obj.version,
-                        )
-                    )
-            return pb.GetResponse(objects=found, missing=missing)
+                    continue
+                msg = found.add(id=obj.id, properties=obj.properties)
+                if obj.vectors:
+                    msg.vectors.update(obj.vectors)
+                msg.version.CopyFrom(obj.version)
+            return response
 
         return await self._calls.routed(run)
 
