@@ -84,8 +84,9 @@ class Reads:
             bad = client_error(errors)
             if bad is not None:
                 raise bad
+            replied = set(answered)
             for object_id in plan.sources:
-                got = plan.answered_enough(object_id, answered)
+                got = plan.answered_enough(object_id, replied)
                 if got < plan.need:
                     failed = "; ".join(f"{n}: {e.message}" for n, e in sorted(errors.items()))
                     raise Unavailable(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from vektra.common.errors import Unavailable
@@ -289,9 +290,11 @@ class ReadPlan:
     # (node, hints_for) -> ids: one request per node and hint target
     requests: dict[tuple[str, str | None], list[str]]
 
-    def answered_enough(self, object_id: str, answered: Iterable[tuple[str, str | None]]) -> int:
-        got = set(answered)
-        return sum(1 for s in self.sources[object_id] if s.counts and (s.node, s.hints_for) in got)
+    def answered_enough(self, object_id: str, answered: AbstractSet[tuple[str, str | None]]) -> int:
+        """How many of the sources that count for `object_id` answered."""
+        return sum(
+            1 for s in self.sources[object_id] if s.counts and (s.node, s.hints_for) in answered
+        )
 
 
 def plan_read(
@@ -300,8 +303,14 @@ def plan_read(
     need = level.needed(rf)
     sources: dict[str, tuple[Source, ...]] = {}
     requests: dict[tuple[str, str | None], list[str]] = {}
+    # Ids in one token range share their sources: worked out once per range.
+    by_range: dict[tuple[str, ...], tuple[Source, ...]] = {}
     for object_id in dict.fromkeys(ids):
-        srcs = read_sources(topo, token(collection, object_id), rf)
+        tok = token(collection, object_id)
+        preference = topo.ring.preference(tok)
+        srcs = by_range.get(preference)
+        if srcs is None:
+            srcs = by_range[preference] = read_sources(topo, tok, rf)
         if sum(1 for s in srcs if s.counts) < need:
             raise Unavailable(
                 f"{sum(1 for s in srcs if s.counts)} of {rf} replicas of {object_id!r} "
