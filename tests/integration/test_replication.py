@@ -24,9 +24,11 @@ from tests.harness.cluster import Cluster
 from tests.harness.history import History
 from tests.harness.recording import RecordingClient, create_recorded_collection
 from vektra import Client
+from vektra.client import _convert as convert
 from vektra.common.errors import Unavailable
 from vektra.v1 import node_pb2 as npb
-from vektra.v1 import node_pb2_grpc
+from vektra.v1 import node_pb2_grpc, vektra_pb2_grpc
+from vektra.v1 import vektra_pb2 as pb
 
 DIM = 8
 APPLY = "/vektra.v1.Node/Apply"
@@ -244,6 +246,45 @@ def test_with_every_node_readable_each_object_is_searched_once(tmp_path: Path) -
         client.collection("docs").search_batch(_vectors(5, 7), k=5)
         after = sum(cluster.node_info(i).searched_objects for i in range(3))
         assert after - before == 200, "every object searched exactly once per search"
+        _settled(cluster, w)
+
+
+def test_a_router_answers_a_get_as_columns_or_objects_alike(tmp_path: Path) -> None:
+    """The router merges its replicas' answers into packed columns when asked
+    (`GetRequest.packed`, what the SDK asks for) and into one message per
+    object otherwise (an older SDK): the same objects, newest versions, in
+    request order, through both paths; with a replica down too."""
+    with Cluster(tmp_path, nodes=3, rf=2) as cluster, cluster.client(timeout_s=20) as client:
+        w = _writer(client, History())
+        w.upsert(_ids(0, 40), _vectors(40))
+        w.upsert(_ids(10, 20), _vectors(10, 2))  # newer versions
+        w.delete(["o3"])
+        ids = ["o12", "o3", "absent", "o0", "o12", "o39"]
+        address = cluster.routers[0].address
+        assert address is not None
+
+        def both() -> tuple[pb.GetResponse, pb.GetResponse]:
+            with grpc.insecure_channel(address) as channel:
+                stub = vektra_pb2_grpc.VektraStub(channel)  # type: ignore[no-untyped-call]
+                packed = stub.Get(pb.GetRequest(collection="docs", ids=ids, packed=True))
+                plain = stub.Get(pb.GetRequest(collection="docs", ids=ids))
+            return packed, plain
+
+        for round_ in ("all up", "node-1 down"):
+            if round_ == "node-1 down":  # one replica of some ids gone
+                cluster.kill(1)
+                cluster.wait_until(lambda: cluster.state(1) == "down", 30, "node-1 is down")
+            packed, plain = both()
+            assert packed.HasField("packed") and not plain.HasField("packed")
+            assert list(packed.missing) == list(plain.missing) == ["o3", "absent"]
+            got = convert.objects_from_get(packed)
+            assert got == convert.objects_from_get(plain)
+            assert [o.id for o in got] == ["o12", "o0", "o12", "o39"]
+            assert got[0].version is not None and got[1].version is not None
+            assert got[0].version > got[1].version
+            assert w.get(ids) == got, round_  # the SDK's get, recorded
+        cluster.restart(1)
+        cluster.wait_until(lambda: cluster.state(1) == "active", 60, "node-1 is active again")
         _settled(cluster, w)
 
 

@@ -194,6 +194,20 @@ def object_from_proto(msg: pb.Object) -> Object:
     )
 
 
+def objects_from_get(msg: pb.GetResponse) -> list[Object]:
+    """A Get reply's objects, in request order, whichever form it came in."""
+    if not msg.HasField("packed"):
+        return [object_from_proto(o) for o in msg.objects]
+    cols = packed_hits.objects_from_pb(msg.packed)
+    writers = cols.writers
+    return [
+        Object(object_id, properties_from_proto(props), {}, Version(physical, logical, writers[w]))
+        for object_id, props, (physical, logical, w) in zip(
+            cols.ids, cols.properties, cols.versions.tolist(), strict=True
+        )
+    ]
+
+
 def hit_to_proto(hit: Hit, where: str = "hit") -> pb.Hit:
     msg = pb.Hit(
         id=hit.id,

@@ -281,10 +281,16 @@ def get(
     found: list[Object] = []
     for chunk in sh.chunks(sh.id_list(ids), batch_size):
         request = pb.GetRequest(
-            collection=name, ids=chunk, consistency=level, include_vectors=include_vectors
+            collection=name,
+            ids=chunk,
+            consistency=level,
+            include_vectors=include_vectors,
+            # Columns instead of a message per object; a server that cannot
+            # pack (or objects with vectors) answers objects, read the same.
+            packed=not include_vectors,
         )
         reply = yield Call("Get", request, idempotent=True)
-        found.extend(convert.object_from_proto(o) for o in reply.objects)
+        found.extend(convert.objects_from_get(reply))
     return found
 
 

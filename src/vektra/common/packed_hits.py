@@ -20,7 +20,7 @@ Used by the node's public API and shard search (`node.public_api`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +28,16 @@ import numpy as np
 from vektra.common.errors import Internal
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["VERSION_DTYPE", "PackedColumns", "from_pb", "merge", "to_pb"]
+__all__ = [
+    "VERSION_DTYPE",
+    "PackedColumns",
+    "PackedObjectColumns",
+    "from_pb",
+    "merge",
+    "objects_from_pb",
+    "objects_to_pb",
+    "to_pb",
+]
 
 VERSION_DTYPE = np.dtype([("physical", "<i8"), ("logical", "<u4"), ("writer", "<u4")])
 
@@ -223,3 +232,47 @@ def _newest_per_id(
             best[key] = i
     kept = set(best.values())
     return np.asarray([i for i in at if i in kept], dtype=np.int64)
+
+
+# ---------------------------------------------------------------- objects
+
+
+@dataclass(frozen=True, slots=True)
+class PackedObjectColumns:
+    """A get's objects as columns (`vektra.v1.PackedObjects`)."""
+
+    ids: list[str]
+    versions: np.ndarray  # VERSION_DTYPE
+    writers: tuple[str, ...]
+    properties: list[bytes]  # msgpack map per object, as stored
+
+
+def objects_to_pb(rows: Iterable[tuple[str, int, int, str, bytes]]) -> pb.PackedObjects:
+    """Objects given as (id, physical_ms, logical, writer, properties), in order."""
+    writers: dict[str, int] = {}
+    ids: list[str] = []
+    versions: list[tuple[int, int, int]] = []
+    props: list[bytes] = []
+    for object_id, physical, logical, writer, properties in rows:
+        ids.append(object_id)
+        versions.append((physical, logical, writers.setdefault(writer, len(writers))))
+        props.append(properties)
+    return pb.PackedObjects(
+        ids=ids,
+        versions=np.array(versions, dtype=VERSION_DTYPE).tobytes() if versions else b"",
+        writers=list(writers),
+        properties=props,
+    )
+
+
+def objects_from_pb(msg: pb.PackedObjects, who: str = "the server") -> PackedObjectColumns:
+    """The columns of `msg`, checked: Internal when they do not line up."""
+    ids = list(msg.ids)
+    n = len(ids)
+    if len(msg.versions) != n * VERSION_DTYPE.itemsize or len(msg.properties) != n:
+        raise Internal(f"{who} sent malformed packed objects (column lengths differ)")
+    versions = np.frombuffer(msg.versions, dtype=VERSION_DTYPE)
+    writers = tuple(msg.writers)
+    if n and int(versions["writer"].max()) >= len(writers):
+        raise Internal(f"{who} sent malformed packed objects (writers)")
+    return PackedObjectColumns(ids, versions, writers, list(msg.properties))

@@ -165,7 +165,16 @@ class PublicApi:
         check_ids(ids, self._engine.limits, allow_duplicates=True)
         found = self._engine.get_stored(request.collection, ids, request.include_vectors)
         response = pb.GetResponse(missing=[i for i, o in zip(ids, found, strict=True) if o is None])
-        add_stored(response.objects, found)
+        if request.packed and not request.include_vectors:
+            response.packed.CopyFrom(
+                packed_hits.objects_to_pb(
+                    (o.id, o.version.physical_ms, o.version.logical, o.version.writer, o.properties)
+                    for o in found
+                    if o is not None
+                )
+            )
+        else:
+            add_stored(response.objects, found)
         return response
 
     def Search(self, request: pb.SearchRequest) -> pb.SearchResponse:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+from vektra.common import packed_hits
 from vektra.common.errors import Unavailable, VektraError
 from vektra.common.hlc import ZERO, HybridClock, Version
 from vektra.common.limits import Limits
@@ -94,15 +95,23 @@ class Reads:
                         f"{object_id!r} answered, {plan.need} needed ({failed or 'no answer'})"
                     )
             response = pb.GetResponse()
+            entries = [best.get(i) for i in ids]
+            response.missing.extend(
+                i for i, e in zip(ids, entries, strict=True) if e is None or e[1].deleted
+            )
+            live = [e for e in entries if e is not None and not e[1].deleted]
+            if request.packed and not request.include_vectors:
+                # Columns: no message per object, here or in the client.
+                response.packed.CopyFrom(
+                    packed_hits.objects_to_pb(
+                        (obj.id, *version, obj.properties) for version, obj in live
+                    )
+                )
+                return response
             # Filled in place: a message built first is copied again into
             # the field (several times the cost, per object).
-            found, missing = response.objects, response.missing
-            for object_id in ids:
-                entry = best.get(object_id)
-                obj = None if entry is None else entry[1]
-                if obj is None or obj.deleted:
-                    missing.append(object_id)
-                    continue
+            found = response.objects
+            for _, obj in live:
                 msg = found.add(id=obj.id, properties=obj.properties)
                 if obj.vectors:
                     msg.vectors.update(obj.vectors)

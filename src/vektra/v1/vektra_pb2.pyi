@@ -223,24 +223,40 @@ class UpsertResponse(_message.Message):
     def __init__(self, upserted: _Optional[int] = ..., acknowledged: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
 
 class GetRequest(_message.Message):
-    __slots__ = ("collection", "ids", "consistency", "include_vectors")
+    __slots__ = ("collection", "ids", "consistency", "include_vectors", "packed")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     collection: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     consistency: Consistency
     include_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., consistency: _Optional[_Union[Consistency, str]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+    packed: bool
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., consistency: _Optional[_Union[Consistency, str]] = ..., include_vectors: _Optional[bool] = ..., packed: _Optional[bool] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ("objects", "missing")
+    __slots__ = ("objects", "missing", "packed")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     MISSING_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[Object]
     missing: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+    packed: PackedObjects
+    def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ..., packed: _Optional[_Union[PackedObjects, _Mapping]] = ...) -> None: ...
+
+class PackedObjects(_message.Message):
+    __slots__ = ("ids", "versions", "writers", "properties")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    WRITERS_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    versions: bytes
+    writers: _containers.RepeatedScalarFieldContainer[str]
+    properties: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., versions: _Optional[bytes] = ..., writers: _Optional[_Iterable[str]] = ..., properties: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ("collection", "ids", "consistency")
