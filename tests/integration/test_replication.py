@@ -251,9 +251,10 @@ def test_with_every_node_readable_each_object_is_searched_once(tmp_path: Path) -
 
 def test_a_router_answers_a_get_as_columns_or_objects_alike(tmp_path: Path) -> None:
     """The router merges its replicas' answers into packed columns when asked
-    (`GetRequest.packed`, what the SDK asks for) and into one message per
-    object otherwise (an older SDK): the same objects, newest versions, in
-    request order, through both paths; with a replica down too."""
+    (`GetRequest.packed` and `QueryRequest.packed`, what the SDK asks for)
+    and into one message per object otherwise (an older SDK): the same
+    objects, newest versions, in order, through both paths; with a replica
+    down too."""
     with Cluster(tmp_path, nodes=3, rf=2) as cluster, cluster.client(timeout_s=20) as client:
         w = _writer(client, History())
         w.upsert(_ids(0, 40), _vectors(40))
@@ -283,6 +284,16 @@ def test_a_router_answers_a_get_as_columns_or_objects_alike(tmp_path: Path) -> N
             assert got[0].version is not None and got[1].version is not None
             assert got[0].version > got[1].version
             assert w.get(ids) == got, round_  # the SDK's get, recorded
+            with grpc.insecure_channel(address) as channel:
+                stub = vektra_pb2_grpc.VektraStub(channel)  # type: ignore[no-untyped-call]
+                query = pb.QueryRequest(collection="docs", limit=15, offset=5)
+                plain_q = stub.Query(query)
+                query.packed = True
+                packed_q = stub.Query(query)
+            assert packed_q.HasField("packed") and not plain_q.HasField("packed")
+            page = convert.query_result_from_proto(packed_q)
+            assert page == convert.query_result_from_proto(plain_q)
+            assert [o.id for o in page.objects] == sorted(set(_ids(0, 40)) - {"o3"})[5:20]
         cluster.restart(1)
         cluster.wait_until(lambda: cluster.state(1) == "active", 60, "node-1 is active again")
         _settled(cluster, w)

@@ -1,6 +1,6 @@
-"""A get answered as columns (`PackedObjects`) reads back exactly as the
-same get answered with a message per object, on a real engine (LMDB), and
-a malformed answer is an Internal error, not a wrong object."""
+"""A get or a query answered as columns (`PackedObjects`) reads back exactly
+as the same call answered with a message per object, on a real engine
+(LMDB), and a malformed answer is an Internal error, not a wrong object."""
 
 from __future__ import annotations
 
@@ -44,6 +44,31 @@ def test_packed_and_plain_gets_read_back_alike(tmp_path: Path) -> None:
     assert not with_vectors.HasField("packed")
     (obj,) = convert.objects_from_get(with_vectors)
     assert obj.vectors["v"].shape == (8,)
+    e.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"filter": b"\x81\xa5group\xa2g1", "limit": 3, "offset": 1},  # {"group": "g1"}
+        {"order_by": "n", "descending": True, "limit": 7},
+    ],
+    ids=["all", "filter-page", "by-property"],
+)
+def test_packed_and_plain_queries_read_back_alike(tmp_path: Path, query: dict) -> None:
+    e = open_engine(tmp_path / "n")
+    e.create_collection(make_schema())
+    e.upsert("docs", objects(RNG.normal(size=(25, 8)).astype(np.float32)))
+    e.delete("docs", ["id6"])
+    api = PublicApi(e)
+    plain = api.Query(pb.QueryRequest(collection="docs", **query))
+    packed = api.Query(pb.QueryRequest(collection="docs", packed=True, **query))
+    assert packed.HasField("packed") and not packed.objects
+    got = convert.query_result_from_proto(packed)
+    want = convert.query_result_from_proto(plain)
+    assert got == want and len(got.objects) > 1
+    assert "id6" not in [o.id for o in got.objects]
     e.close()
 
 

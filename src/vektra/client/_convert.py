@@ -194,8 +194,8 @@ def object_from_proto(msg: pb.Object) -> Object:
     )
 
 
-def objects_from_get(msg: pb.GetResponse) -> list[Object]:
-    """A Get reply's objects, in request order, whichever form it came in."""
+def objects_from_get(msg: pb.GetResponse | pb.QueryResponse) -> list[Object]:
+    """A Get (or Query) reply's objects, in order, whichever form it came in."""
     if not msg.HasField("packed"):
         return [object_from_proto(o) for o in msg.objects]
     cols = packed_hits.objects_from_pb(msg.packed)
@@ -320,9 +320,7 @@ def search_batch_from_proto(
 
 
 def query_result_from_proto(msg: pb.QueryResponse) -> QueryResult:
-    return QueryResult(
-        objects=tuple(object_from_proto(o) for o in msg.objects), coverage=_coverage_of(msg)
-    )
+    return QueryResult(objects=tuple(objects_from_get(msg)), coverage=_coverage_of(msg))
 
 
 def count_result_from_proto(msg: pb.CountResponse) -> tuple[int, Coverage]:

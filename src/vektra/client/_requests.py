@@ -366,6 +366,7 @@ def query(
         order_by=order_by or "",
         descending=descending,
         include_vectors=include_vectors,
+        packed=not include_vectors,  # as in `get`
     )
     return convert.query_result_from_proto((yield Call("Query", request, idempotent=True)))
 

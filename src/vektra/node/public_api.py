@@ -15,6 +15,7 @@ object); a node of a cluster refuses public writes and schema changes
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector, pack
 from vektra.node.engine import Engine
+from vektra.node.records import StoredObject
 from vektra.node.search import PackedSearch, SearchResult
 from vektra.node.wire import add_stored
 from vektra.v1 import vektra_pb2 as pb
@@ -45,6 +47,14 @@ DEFAULT_QUERY_LIMIT = 10
 def coverage_pb() -> pb.Coverage:
     """A node alone holds everything: one range asked, one answered."""
     return pb.Coverage(asked=1, answered=1, complete=True)
+
+
+def _packed_objects(found: Iterable[StoredObject | None]) -> pb.PackedObjects:
+    return packed_hits.objects_to_pb(
+        (o.id, o.version.physical_ms, o.version.logical, o.version.writer, o.properties)
+        for o in found
+        if o is not None
+    )
 
 
 def result_pb(
@@ -166,13 +176,7 @@ class PublicApi:
         found = self._engine.get_stored(request.collection, ids, request.include_vectors)
         response = pb.GetResponse(missing=[i for i, o in zip(ids, found, strict=True) if o is None])
         if request.packed and not request.include_vectors:
-            response.packed.CopyFrom(
-                packed_hits.objects_to_pb(
-                    (o.id, o.version.physical_ms, o.version.logical, o.version.writer, o.properties)
-                    for o in found
-                    if o is not None
-                )
-            )
+            response.packed.CopyFrom(_packed_objects(found))
         else:
             add_stored(response.objects, found)
         return response
@@ -245,7 +249,10 @@ class PublicApi:
             with_vectors=request.include_vectors,
         )
         response = pb.QueryResponse(coverage=coverage_pb())
-        add_stored(response.objects, found)
+        if request.packed and not request.include_vectors:
+            response.packed.CopyFrom(_packed_objects(found))
+        else:
+            add_stored(response.objects, found)
         return response
 
     def Count(self, request: pb.CountRequest) -> pb.CountResponse:

@@ -12,7 +12,7 @@ and the coverage says which ranges were answered, by whom, and which not.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,7 +332,12 @@ class Scatter:
                 request.offset,
                 limit,
             )
-            return pb.QueryResponse(objects=page, coverage=coverage.to_pb())
+            response = pb.QueryResponse(coverage=coverage.to_pb())
+            if request.packed and not request.include_vectors:
+                response.packed.CopyFrom(packed_hits.objects_to_pb(_object_rows(page)))
+            else:
+                response.objects.extend(page)
+            return response
 
         return await self._calls.routed(run)
 
@@ -363,3 +368,10 @@ def _no_answer(coverage: Coverage, errors: dict[str, VektraError]) -> str:
         f"no node answered ({len(coverage.asked)} asked, "
         f"{len(coverage.unreadable)} not readable){': ' + failed if failed else ''}"
     )
+
+
+def _object_rows(objects: Sequence[pb.Object]) -> Iterator[tuple[str, int, int, str, bytes]]:
+    """(id, version's three parts, properties) per object, for packing."""
+    for o in objects:
+        v = o.version
+        yield o.id, v.physical_ms, v.logical, v.writer, o.properties

@@ -394,7 +394,7 @@ class SearchBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., packed: _Optional[_Union[PackedHits, _Mapping]] = ..., plan: _Optional[_Union[SearchPlan, _Mapping]] = ...) -> None: ...
 
 class QueryRequest(_message.Message):
-    __slots__ = ("collection", "filter", "limit", "offset", "order_by", "descending", "include_vectors")
+    __slots__ = ("collection", "filter", "limit", "offset", "order_by", "descending", "include_vectors", "packed")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
@@ -402,6 +402,7 @@ class QueryRequest(_message.Message):
     ORDER_BY_FIELD_NUMBER: _ClassVar[int]
     DESCENDING_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     collection: str
     filter: bytes
     limit: int
@@ -409,15 +410,18 @@ class QueryRequest(_message.Message):
     order_by: str
     descending: bool
     include_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., filter: _Optional[bytes] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., order_by: _Optional[str] = ..., descending: _Optional[bool] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+    packed: bool
+    def __init__(self, collection: _Optional[str] = ..., filter: _Optional[bytes] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., order_by: _Optional[str] = ..., descending: _Optional[bool] = ..., include_vectors: _Optional[bool] = ..., packed: _Optional[bool] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
-    __slots__ = ("objects", "coverage")
+    __slots__ = ("objects", "coverage", "packed")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[Object]
     coverage: Coverage
-    def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ...) -> None: ...
+    packed: PackedObjects
+    def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., packed: _Optional[_Union[PackedObjects, _Mapping]] = ...) -> None: ...
 
 class CountRequest(_message.Message):
     __slots__ = ("collection", "filter")
