@@ -3,11 +3,15 @@ selectivity, workload selection and target evaluation (no timing)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from vektra.bench import data, targets, workloads
+from vektra.bench.baselines import HnswlibBaseline
 from vektra.bench.measure import median_figures, recall_at
+from vektra.bench.systems import Params
 
 
 def test_exact_topk_in_chunks_matches_a_full_sort() -> None:
@@ -69,3 +73,21 @@ def test_targets_pass_fail_and_not_measured() -> None:
     assert by_text["1 node via router >= 0.50x raw hnswlib"]["status"] == "fail"
     assert by_text["rf 2 on 3 nodes >= 0.40x raw add_items"]["status"] == "not measured"
     assert by_text["ingest time grows no faster than n log n"]["status"] == "not measured"
+
+
+def test_a_batched_figure_times_every_pass_and_scores_the_first(tmp_path: Path) -> None:
+    """Batched-search figures time `batch_passes` passes over the queries
+    (one pass is too short to read), on the real hnswlib baseline; recall
+    is scored once, on the first pass's answers."""
+    ds = data.synthetic(600, 16, 100, seed=2)
+    params = Params(ef_construction=64, search_batch=32)
+    system = HnswlibBaseline(params)
+    system.start(ds, tmp_path)
+    system.upsert(np.arange(ds.rows))
+    for passes in (1, 3):
+        ctx = workloads.Context(ds, params, workloads.Sizes(batch_passes=passes))
+        fig = workloads.search_batch(system, ctx)
+        assert fig.ops == passes * 100
+        assert len(fig.latencies_s) == passes * 4  # calls of 32, 32, 32 and 4 queries
+        assert fig.recall is not None and fig.recall > 0.9
+    system.stop()
