@@ -12,6 +12,7 @@ import pytest
 from vektra.common import filters
 from vektra.common.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
 from vektra.common.hlc import Version
+from vektra.common.values import unpack
 from vektra.node.records import Write
 
 from .helpers import brute_force, make_schema, objects, open_engine, recall
@@ -147,7 +148,7 @@ def test_query_orders_limits_and_offsets(tmp_path: Path) -> None:
     e.upsert("docs", [objects(RNG.normal(size=(1, 8)).astype(np.float32), start=99)[0]])
     flt = filters.parse({"group": {"$in": ["g1", "g2"]}}, schema)
     by_n = e.query("docs", flt, limit=5, offset=2, order_by="n", descending=True)
-    assert [r.properties["n"] for r in by_n] == [22, 21, 17, 16, 12]
+    assert [unpack(r.properties)["n"] for r in by_n] == [22, 21, 17, 16, 12]
     by_id = e.query("docs", filters.All(), limit=3)
     assert [r.id for r in by_id] == ["id0", "id1", "id10"]
     with pytest.raises(InvalidArgument) as err:

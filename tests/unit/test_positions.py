@@ -18,6 +18,7 @@ from vektra.common.membership import Member, MemberState
 from vektra.common.ring import TOKEN_END, Ring, token
 from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
+from vektra.common.values import unpack
 from vektra.node.cluster_view import ClusterView
 from vektra.node.doc_table import ABSENT, DocTable
 from vektra.node.engine import Engine
@@ -320,8 +321,9 @@ def test_query_by_ranges(cluster: dict[str, Engine]) -> None:
     assert [r.id for r in everything] == sorted(inside)
     flt = filters.parse({"group": "g2"}, _schema())
     page = e.query("docs", flt, 7, 3, "n", True, ranges=ranges)
+    props = {r.id: unpack(r.properties) for r in everything}
     want = sorted(
-        (r for r in everything if r.properties["group"] == "g2"), key=lambda r: -r.properties["n"]
+        (r for r in everything if props[r.id]["group"] == "g2"), key=lambda r: -props[r.id]["n"]
     )
     assert [r.id for r in page] == [r.id for r in want[3:10]]
     assert e.count_in_ranges("docs", flt, ranges) == len(want)

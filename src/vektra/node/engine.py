@@ -322,28 +322,14 @@ class Engine:
         order_by: str = "",
         descending: bool = False,
         ranges: Sequence[Span] | None = None,
-    ) -> list[Record]:
-        """Matching objects ordered by a property (missing values last) then id,
-        or by id alone; with `ranges`, only objects whose token lies in them
-        (end None: to the end of the ring)."""
-        coll = self._colls.get(name)
-        return reads.query(self._store, coll, flt, limit, offset, order_by, descending, ranges)
-
-    def query_stored(
-        self,
-        name: str,
-        flt: filters.Filter,
-        limit: int,
-        offset: int = 0,
-        order_by: str = "",
-        descending: bool = False,
-        ranges: Sequence[Span] | None = None,
         with_vectors: bool = False,
     ) -> list[StoredObject]:
-        """`query` as stored: properties not decoded, vectors read only when
-        asked for (what the public and shard queries answer with)."""
+        """Matching objects ordered by a property (missing values last) then id,
+        or by id alone; with `ranges`, only objects whose token lies in them
+        (end None: to the end of the ring). As stored: properties not
+        decoded, vectors read only when asked for."""
         coll = self._colls.get(name)
-        return reads.query_stored(
+        return reads.query(
             self._store, coll, flt, limit, offset, order_by, descending, ranges, with_vectors
         )
 

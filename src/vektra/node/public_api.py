@@ -239,7 +239,7 @@ class PublicApi:
         limits = self._engine.limits
         limit = query_limit(limits, request.limit)
         flt = parse_filter(schema, limits, request.filter)
-        found = self._engine.query_stored(
+        found = self._engine.query(
             request.collection,
             flt,
             limit,

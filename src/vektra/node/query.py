@@ -31,7 +31,6 @@ __all__ = [
     "get_live",
     "matching",
     "query",
-    "query_stored",
 ]
 
 
@@ -79,10 +78,9 @@ def _in_ranges(coll: OpenCollection, docnos: np.ndarray, ranges: Sequence[Span])
 
 @dataclass(frozen=True, slots=True)
 class _Page:
-    """The objects of one page of a query, in order: docnos, ids and tokens
-    (from the in-memory tables, read before their records)."""
+    """The objects of one page of a query, in order: ids and tokens (from
+    the in-memory tables, read before their records)."""
 
-    docnos: list[int]
     ids: list[str]
     tokens: list[int]
 
@@ -105,7 +103,7 @@ def _page_by_id(
 
 def _page_of(coll: OpenCollection, docnos: np.ndarray, ids: list[str], at: list[int]) -> _Page:
     page = docnos[np.asarray(at, dtype=np.int64)]
-    return _Page(page.tolist(), [ids[i] for i in at], coll.docs.tokens_of(page).tolist())
+    return _Page([ids[i] for i in at], coll.docs.tokens_of(page).tolist())
 
 
 def query(
@@ -117,42 +115,13 @@ def query(
     order_by: str = "",
     descending: bool = False,
     ranges: Sequence[Span] | None = None,
-) -> list[Record]:
-    """Matching objects ordered by a property (missing values last) then id,
-    or by id alone; with `ranges`, only those whose token lies in them."""
-    page = _page(store, coll, flt, limit, offset, order_by, descending, ranges)
-    return [r for r in store.records.by_docnos(coll.meta, page.docnos) if r is not None]
-
-
-def query_stored(
-    store: Store,
-    coll: OpenCollection,
-    flt: filters.Filter,
-    limit: int,
-    offset: int = 0,
-    order_by: str = "",
-    descending: bool = False,
-    ranges: Sequence[Span] | None = None,
     with_vectors: bool = False,
 ) -> list[StoredObject]:
-    """`query` as a reply passes objects on: properties as stored, vectors
-    only when `with_vectors` (`Records.get_stored`). An object deleted since
-    the page was chosen is left out."""
-    page = _page(store, coll, flt, limit, offset, order_by, descending, ranges)
-    found = store.records.get_stored(coll.meta, page.ids, with_vectors, page.tokens)
-    return [o for o in found if o is not None and not o.deleted]
-
-
-def _page(
-    store: Store,
-    coll: OpenCollection,
-    flt: filters.Filter,
-    limit: int,
-    offset: int,
-    order_by: str,
-    descending: bool,
-    ranges: Sequence[Span] | None,
-) -> _Page:
+    """Matching objects ordered by a property (missing values last) then id,
+    or by id alone; with `ranges`, only those whose token lies in them. As
+    a reply passes them on: properties as stored, vectors only when
+    `with_vectors` (`Records.get_stored`). An object deleted since the page
+    was chosen is left out."""
     spec = None
     if order_by:
         spec = coll.meta.schema.property(order_by)
@@ -164,8 +133,11 @@ def _page(
     if ranges is not None:
         docnos = _in_ranges(coll, docnos, ranges)
     if spec is None:
-        return _page_by_id(coll, docnos, limit, offset, descending)
-    return _page_by_property(store, coll, docnos, spec, limit, offset, descending)
+        page = _page_by_id(coll, docnos, limit, offset, descending)
+    else:
+        page = _page_by_property(store, coll, docnos, spec, limit, offset, descending)
+    found = store.records.get_stored(coll.meta, page.ids, with_vectors, page.tokens)
+    return [o for o in found if o is not None and not o.deleted]
 
 
 def _page_by_property(

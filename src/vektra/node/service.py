@@ -313,7 +313,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
         # The first offset + limit in the public order: the router pages the
         # union of every node's answer.
         found = await _run(
-            self._engine.query_stored,
+            self._engine.query,
             req.collection,
             flt,
             req.offset + limit,
