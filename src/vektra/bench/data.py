@@ -41,6 +41,8 @@ __all__ = [
 # query; exact plans serve the small ones, HNSW with a filter the large one.
 SELECTIVITIES = (0.01, 0.1, 0.5)
 TRUTH_K = 100
+# The properties of both sources, by Vektra type.
+PROPERTY_TYPES = {"package": "keyword", "module": "keyword", "length": "int"}
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def load_docstrings(rows: int | None = None, queries: int | None = None) -> Data
         queries=qs,
         truth=truth,
         columns=columns,
-        property_types={"package": "keyword", "module": "keyword", "length": "int"},
+        property_types=dict(PROPERTY_TYPES),
         filters=filters,
     )
 
@@ -252,7 +254,7 @@ def synthetic(
         queries=qs,
         truth=truth,
         columns=columns,
-        property_types={"package": "keyword", "module": "keyword", "length": "int"},
+        property_types=dict(PROPERTY_TYPES),
         filters=filters,
     )
 
