@@ -4,13 +4,18 @@ as the same call answered with a message per object, on a real engine
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vektra.client import _convert as convert
+from vektra.client.models import Object
+from vektra.common import packed_hits
 from vektra.common.errors import Internal
+from vektra.common.hlc import Version
+from vektra.common.values import pack
 from vektra.node.public_api import PublicApi
 from vektra.v1 import vektra_pb2 as pb
 
@@ -91,3 +96,29 @@ def test_an_empty_packed_get() -> None:
 def test_malformed_packed_objects_are_internal_errors(packed: pb.PackedObjects) -> None:
     with pytest.raises(Internal, match="malformed packed objects"):
         convert.objects_from_get(pb.GetResponse(packed=packed))
+
+
+def test_packed_properties_decode_alike_in_one_pass_or_each_alone() -> None:
+    """A reply's property maps decode in one msgpack pass; an empty entry (a
+    server that sends none) or a non-map falls back to each on its own, and
+    reads as `{}` as it does in a message per object."""
+    versions = np.array([(5, 1, 0), (5, 1, 0), (6, 0, 1)], dtype=packed_hits.VERSION_DTYPE)
+    props = [pack({"n": 1, "tags": ["a"]}), pack({}), pack({"t": "x" * 300})]
+
+    def decoded(properties: list[bytes]) -> list[Object]:
+        msg = pb.PackedObjects(
+            ids=["a", "b", "c"], versions=versions.tobytes(), writers=["w0", "w1"]
+        )
+        msg.properties.extend(properties)
+        return convert.objects_from_get(pb.GetResponse(packed=msg))
+
+    one_pass = decoded(props)
+    assert [o.properties for o in one_pass] == [{"n": 1, "tags": ["a"]}, {}, {"t": "x" * 300}]
+    assert one_pass[0] == Object("a", {"n": 1, "tags": ["a"]}, {}, Version(5, 1, "w0"))
+    assert one_pass[2].version == Version(6, 0, "w1")
+    # Objects of one write share their (immutable) version.
+    assert one_pass[0].version is one_pass[1].version
+    each_alone = decoded([props[0], b"", pack([1, 2])])
+    assert [o.properties for o in each_alone] == [{"n": 1, "tags": ["a"]}, {}, {}]
+    with pytest.raises(FrozenInstanceError):
+        one_pass[0].id = "z"  # type: ignore[misc]

@@ -27,13 +27,14 @@ from vektra.client.models import (
     SearchPlan,
     SearchResult,
     UpsertResult,
+    make_object,
 )
 from vektra.common import packed_hits
 from vektra.common.errors import Internal, InvalidArgument
 from vektra.common.hlc import Version
 from vektra.common.pb import schema_from_pb, schema_to_pb
 from vektra.common.schema import CollectionSchema
-from vektra.common.values import encode_vector, pack, unpack
+from vektra.common.values import encode_vector, pack, unpack, unpack_each
 from vektra.v1 import vektra_pb2 as pb
 
 __all__ = [
@@ -199,13 +200,23 @@ def objects_from_get(msg: pb.GetResponse | pb.QueryResponse) -> list[Object]:
     if not msg.HasField("packed"):
         return [object_from_proto(o) for o in msg.objects]
     cols = packed_hits.objects_from_pb(msg.packed)
+    try:
+        # One msgpack pass over every object's properties.
+        maps = unpack_each(cols.properties)
+    except ValueError:  # an empty or malformed one among them: each on its own
+        maps = [properties_from_proto(p) for p in cols.properties]
     writers = cols.writers
-    return [
-        Object(object_id, properties_from_proto(props), {}, Version(physical, logical, writers[w]))
-        for object_id, props, (physical, logical, w) in zip(
-            cols.ids, cols.properties, cols.versions.tolist(), strict=True
+    # Objects written in one batch share a version: one Version for each.
+    versions: dict[tuple[int, int, int], Version] = {}
+    out: list[Object] = []
+    for object_id, properties, v in zip(cols.ids, maps, cols.versions.tolist(), strict=True):
+        version = versions.get(v)
+        if version is None:
+            version = versions[v] = Version(v[0], v[1], writers[v[2]])
+        out.append(
+            make_object(object_id, properties if type(properties) is dict else {}, {}, version)
         )
-    ]
+    return out
 
 
 def hit_to_proto(hit: Hit, where: str = "hit") -> pb.Hit:

@@ -63,6 +63,29 @@ class Object:
         )
 
 
+_OBJECT_FIELDS = tuple(
+    Object.__dict__[name].__set__ for name in ("id", "properties", "vectors", "version")
+)
+
+
+def make_object(
+    object_id: str,
+    properties: dict[str, Any],
+    vectors: dict[str, np.ndarray],
+    version: Version | None,
+) -> Object:
+    """`Object(...)` for the SDK's decoders, at about half the cost: a frozen
+    dataclass's __init__ sets each field through object.__setattr__, and a
+    get builds one Object per id. Sets the same slots, checks nothing more."""
+    obj = object.__new__(Object)
+    set_id, set_properties, set_vectors, set_version = _OBJECT_FIELDS
+    set_id(obj, object_id)
+    set_properties(obj, properties)
+    set_vectors(obj, vectors)
+    set_version(obj, version)
+    return obj
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Hit:
     """One search result. `distance` is in the field's metric (smaller is

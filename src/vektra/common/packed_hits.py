@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -247,21 +248,23 @@ class PackedObjectColumns:
     properties: list[bytes]  # msgpack map per object, as stored
 
 
-def objects_to_pb(rows: Iterable[tuple[str, int, int, str, bytes]]) -> pb.PackedObjects:
-    """Objects given as (id, physical_ms, logical, writer, properties), in order."""
+def objects_to_pb(
+    ids: list[str], versions: Iterable[Sequence[Any]], properties: list[bytes]
+) -> pb.PackedObjects:
+    """Objects as columns: ids, each one's version as (physical_ms, logical,
+    writer), and its properties (msgpack) as stored, all in the same order."""
     writers: dict[str, int] = {}
-    ids: list[str] = []
-    versions: list[tuple[int, int, int]] = []
-    props: list[bytes] = []
-    for object_id, physical, logical, writer, properties in rows:
-        ids.append(object_id)
-        versions.append((physical, logical, writers.setdefault(writer, len(writers))))
-        props.append(properties)
+    number = writers.setdefault
+    rows = [
+        (physical, logical, number(writer, len(writers))) for physical, logical, writer in versions
+    ]
+    if len(rows) != len(ids) or len(properties) != len(ids):
+        raise ValueError("packed object columns differ in length")
     return pb.PackedObjects(
         ids=ids,
-        versions=np.array(versions, dtype=VERSION_DTYPE).tobytes() if versions else b"",
+        versions=np.array(rows, dtype=VERSION_DTYPE).tobytes() if rows else b"",
         writers=list(writers),
-        properties=props,
+        properties=properties,
     )
 
 

@@ -19,11 +19,21 @@ import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from uhashring import HashRing
 
-__all__ = ["TOKEN_BITS", "TOKEN_END", "Ring", "TokenRange", "hash64", "token"]
+__all__ = [
+    "TOKEN_BITS",
+    "TOKEN_END",
+    "Ring",
+    "TokenRange",
+    "hash64",
+    "token",
+    "token_digest",
+    "token_hasher",
+]
 
 TOKEN_BITS = 64
 TOKEN_END = 1 << TOKEN_BITS  # exclusive end of the top range
@@ -35,7 +45,19 @@ def hash64(key: str) -> int:
 
 
 def token(collection: str, object_id: str) -> int:
-    return hash64(f"{collection}/{object_id}")
+    return int.from_bytes(token_digest(collection, object_id), "big")
+
+
+def token_digest(collection: str, object_id: str) -> bytes:
+    """An object's token as its 8 big-endian bytes: what storage keys hold."""
+    return hashlib.blake2b(f"{collection}/{object_id}".encode(), digest_size=8).digest()
+
+
+def token_hasher(collection: str) -> Any:
+    """A hash state that, copied and fed an id's UTF-8 bytes, gives that id's
+    `token_digest`: a batch of ids does not hash the collection's name again
+    for each one."""
+    return hashlib.blake2b(f"{collection}/".encode(), digest_size=8)
 
 
 @dataclass(frozen=True, slots=True)

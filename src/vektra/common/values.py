@@ -31,6 +31,7 @@ __all__ = [
     "pack",
     "to_datetime",
     "unpack",
+    "unpack_each",
     "unpack_map",
 ]
 
@@ -45,6 +46,21 @@ def pack(value: Any) -> bytes:
 
 def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, timestamp=3, strict_map_key=False)
+
+
+def unpack_each(chunks: list[bytes]) -> list[Any]:
+    """`unpack` of each chunk, in one pass over them joined: a reply's
+    properties, one chunk per object. ValueError unless each chunk holds
+    exactly one value."""
+    joined = b"".join(chunks)
+    unpacker = msgpack.Unpacker(
+        raw=False, timestamp=3, strict_map_key=False, max_buffer_size=max(len(joined), 1)
+    )
+    unpacker.feed(joined)
+    values = list(unpacker)
+    if len(values) != len(chunks) or not all(chunks):
+        raise ValueError("each chunk must hold one msgpack value")
+    return values
 
 
 def unpack_map(data: bytes, where: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import struct
 from typing import Any
 
 from vektra.common.filters import comparable
+from vektra.common.ring import token_hasher
 from vektra.common.schema import PropertyType
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "encode_index_value",
     "log_key",
     "object_key",
+    "object_keys",
     "pidx_prefix",
     "split_object_key",
 ]
@@ -57,6 +59,19 @@ def coll_prefix(coll_no: int) -> bytes:
 
 def object_key(coll_no: int, token: int, object_id: str) -> bytes:
     return _U32.pack(coll_no) + _U64.pack(token) + object_id.encode("utf-8")
+
+
+def object_keys(coll_no: int, collection: str, ids: list[str]) -> list[bytes]:
+    """`object_key` of each id, tokens hashed straight into their key bytes."""
+    prefix = _U32.pack(coll_no)
+    hasher = token_hasher(collection)
+    out: list[bytes] = []
+    for object_id in ids:
+        raw_id = object_id.encode("utf-8")
+        h = hasher.copy()
+        h.update(raw_id)
+        out.append(prefix + h.digest() + raw_id)
+    return out
 
 
 def split_object_key(key: bytes) -> tuple[int, int, str]:

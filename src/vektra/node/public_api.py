@@ -15,7 +15,6 @@ object); a node of a cluster refuses public writes and schema changes
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -49,11 +48,11 @@ def coverage_pb() -> pb.Coverage:
     return pb.Coverage(asked=1, answered=1, complete=True)
 
 
-def _packed_objects(found: Iterable[StoredObject | None]) -> pb.PackedObjects:
+def _packed_objects(found: list[StoredObject]) -> pb.PackedObjects:
     return packed_hits.objects_to_pb(
-        (o.id, o.version.physical_ms, o.version.logical, o.version.writer, o.properties)
-        for o in found
-        if o is not None
+        [o.id for o in found],
+        [(o.version.physical_ms, o.version.logical, o.version.writer) for o in found],
+        [o.properties for o in found],
     )
 
 
@@ -173,12 +172,16 @@ class PublicApi:
     def Get(self, request: pb.GetRequest) -> pb.GetResponse:
         ids = list(request.ids)
         check_ids(ids, self._engine.limits, allow_duplicates=True)
+        if request.packed and not request.include_vectors:
+            # Columns from the records' heads: no object built per id.
+            cols = self._engine.get_columns(request.collection, ids)
+            return pb.GetResponse(
+                missing=cols.missing,
+                packed=packed_hits.objects_to_pb(cols.ids, cols.versions, cols.properties),
+            )
         found = self._engine.get_stored(request.collection, ids, request.include_vectors)
         response = pb.GetResponse(missing=[i for i, o in zip(ids, found, strict=True) if o is None])
-        if request.packed and not request.include_vectors:
-            response.packed.CopyFrom(_packed_objects(found))
-        else:
-            add_stored(response.objects, found)
+        add_stored(response.objects, found)
         return response
 
     def Search(self, request: pb.SearchRequest) -> pb.SearchResponse:

@@ -51,6 +51,7 @@ from vektra.node.repair_plan import Entry
 
 __all__ = [
     "IndexChange",
+    "LiveColumns",
     "ObjectOutcome",
     "Outcome",
     "Record",
@@ -103,6 +104,17 @@ class StoredObject:
     deleted: bool
     properties: bytes
     vectors: dict[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveColumns:
+    """Live objects read by id, as columns: what a get's packed reply is
+    made of, with no Version or StoredObject built per object."""
+
+    ids: list[str]
+    versions: list[list[Any]]  # [physical_ms, logical, writer] as stored
+    properties: list[bytes]  # the msgpack map per object, as stored
+    missing: list[str]  # ids never written or deleted, in request order
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +211,21 @@ class _PartReader:
             head.skip()
             found = {}
         return _Parts(version, deleted, docno, raw[start:end], found)
+
+    def head(self, raw: bytes) -> tuple[list[Any], bool, bytes]:
+        """(version, deleted, properties as stored): `read` for a get that
+        wants no vectors, with nothing else built."""
+        head = self._head
+        base = head.tell()
+        head.feed(raw)
+        head.read_array_header()
+        version, deleted = head.unpack(), head.unpack()
+        head.skip()  # docno
+        start = head.tell() - base
+        head.skip()
+        end = head.tell() - base
+        head.skip()  # vectors
+        return version, deleted, raw[start:end]
 
     def vectors(self, raw: bytes) -> dict[str, bytes]:
         """Only the record's vectors (a tombstone's: none), the rest skipped
@@ -394,6 +421,28 @@ class Records:
                 else:
                     out.append(StoredObject(object_id, version, False, p.properties, p.vectors))
         return out
+
+    def live_columns(self, meta: CollectionMeta, ids: list[str]) -> LiveColumns:
+        """The live objects among ids, without vectors, as columns (a get's
+        packed reply): one key, one LMDB read and one record head per id."""
+        found_ids: list[str] = []
+        versions: list[list[Any]] = []
+        props: list[bytes] = []
+        missing: list[str] = []
+        parts = _PartReader()
+        with self._env.reader() as txn:
+            get = txn.cursor(db=self._objects).get  # a cursor's get skips the db argument
+            for object_id, key in zip(ids, keys.object_keys(meta.no, meta.name, ids), strict=True):
+                raw = get(key)
+                if raw is not None:
+                    version, deleted, properties = parts.head(raw)
+                    if not deleted:
+                        found_ids.append(object_id)
+                        versions.append(version)
+                        props.append(properties)
+                        continue
+                missing.append(object_id)
+        return LiveColumns(found_ids, versions, props, missing)
 
     def raw_properties(
         self, meta: CollectionMeta, tokens: list[int], ids: list[str]

@@ -104,7 +104,9 @@ class Reads:
                 # Columns: no message per object, here or in the client.
                 response.packed.CopyFrom(
                     packed_hits.objects_to_pb(
-                        (obj.id, *version, obj.properties) for version, obj in live
+                        [obj.id for _, obj in live],
+                        [version for version, _ in live],
+                        [obj.properties for _, obj in live],
                     )
                 )
                 return response

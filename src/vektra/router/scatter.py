@@ -12,7 +12,7 @@ and the coverage says which ranges were answered, by whom, and which not.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -334,7 +334,13 @@ class Scatter:
             )
             response = pb.QueryResponse(coverage=coverage.to_pb())
             if request.packed and not request.include_vectors:
-                response.packed.CopyFrom(packed_hits.objects_to_pb(_object_rows(page)))
+                response.packed.CopyFrom(
+                    packed_hits.objects_to_pb(
+                        [o.id for o in page],
+                        [_version_parts(o.version) for o in page],
+                        [o.properties for o in page],
+                    )
+                )
             else:
                 response.objects.extend(page)
             return response
@@ -370,8 +376,5 @@ def _no_answer(coverage: Coverage, errors: dict[str, VektraError]) -> str:
     )
 
 
-def _object_rows(objects: Sequence[pb.Object]) -> Iterator[tuple[str, int, int, str, bytes]]:
-    """(id, version's three parts, properties) per object, for packing."""
-    for o in objects:
-        v = o.version
-        yield o.id, v.physical_ms, v.logical, v.writer, o.properties
+def _version_parts(v: pb.Version) -> tuple[int, int, str]:
+    return v.physical_ms, v.logical, v.writer
