@@ -166,6 +166,34 @@ def test_a_recovering_replica_is_asked_but_does_not_count() -> None:
     assert plan.answered_enough(key, answered) == 1, "only the stand-in's hints count"
 
 
+def test_a_plan_for_many_ids_asks_each_source_once_for_exactly_its_ids() -> None:
+    topo = topology(A, R, A)
+    ids = [f"k{i}" for i in range(300)] + ["k7", "ü-1"]  # a repeat, a non-ASCII id
+    plan = plan_read(topo, "c", ids, 2, Level.ONE)
+    assert list(plan.sources) == list(dict.fromkeys(ids))
+    wanted: dict[tuple[str, str | None], set[str]] = {}
+    for object_id in plan.sources:
+        srcs = read_sources(topo, token("c", object_id), 2)
+        assert plan.sources[object_id] == srcs
+        for s in srcs:
+            wanted.setdefault((s.node, s.hints_for), set()).add(object_id)
+    assert {k: sorted(v) for k, v in wanted.items()} == {
+        k: sorted(v) for k, v in plan.requests.items()
+    }
+    assert all(len(v) == len(set(v)) for v in plan.requests.values())
+    # Every source answered: enough. The stand-in for n1 silent: the ids n1
+    # leads or follows still have their other replica, so ONE is met...
+    everyone = set(plan.requests)
+    assert plan.shortfall(everyone) is None
+    assert plan.shortfall(everyone - {k for k in everyone if k[1] == "n1"}) is None
+    # ...but with n0 silent too, an id of a range n0 and n1 hold has none.
+    silent = {k for k in everyone if k[1] == "n1" or k[0] == "n0"}
+    short = plan.shortfall(everyone - silent)
+    assert short is not None
+    object_id, got = short
+    assert got == 0 and {s.node for s in plan.sources[object_id]} >= {"n0"}
+
+
 def test_a_read_that_cannot_reach_its_level_is_refused() -> None:
     topo = topology(A, D)
     key, _ = key_led_by(topo, "n1")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from vektra.common.errors import Internal
+from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "merge",
     "objects_from_pb",
     "objects_to_pb",
+    "records_from_pb",
+    "records_to_pb",
     "to_pb",
 ]
 
@@ -240,12 +243,14 @@ def _newest_per_id(
 
 @dataclass(frozen=True, slots=True)
 class PackedObjectColumns:
-    """A get's objects as columns (`vektra.v1.PackedObjects`)."""
+    """Objects as columns: a get's (`vektra.v1.PackedObjects`), or a node's
+    records for a router (`vektra.v1.node.PackedRecords`, tombstones too)."""
 
     ids: list[str]
     versions: np.ndarray  # VERSION_DTYPE
     writers: tuple[str, ...]
     properties: list[bytes]  # msgpack map per object, as stored
+    deleted: np.ndarray  # bool per object: a tombstone (never, in a get's reply)
 
 
 def objects_to_pb(
@@ -253,29 +258,70 @@ def objects_to_pb(
 ) -> pb.PackedObjects:
     """Objects as columns: ids, each one's version as (physical_ms, logical,
     writer), and its properties (msgpack) as stored, all in the same order."""
+    packed, writers = _version_column(versions, len(ids))
+    if len(properties) != len(ids):
+        raise ValueError("packed object columns differ in length")
+    return pb.PackedObjects(ids=ids, versions=packed, writers=writers, properties=properties)
+
+
+def objects_from_pb(msg: pb.PackedObjects, who: str = "the server") -> PackedObjectColumns:
+    """The columns of `msg`, checked: Internal when they do not line up."""
+    ids, versions, writers, props = _checked(msg, who, "packed objects")
+    return PackedObjectColumns(ids, versions, writers, props, np.zeros(len(ids), dtype=bool))
+
+
+def records_to_pb(
+    ids: list[str],
+    versions: Iterable[Sequence[Any]],
+    deleted: list[bool],
+    properties: list[bytes],
+) -> npb.PackedRecords:
+    """A node's records (tombstones flagged in `deleted`) as columns."""
+    packed, writers = _version_column(versions, len(ids))
+    if len(deleted) != len(ids) or len(properties) != len(ids):
+        raise ValueError("packed record columns differ in length")
+    return npb.PackedRecords(
+        ids=ids,
+        versions=packed,
+        writers=writers,
+        deleted=np.array(deleted, dtype=np.uint8).tobytes(),
+        properties=properties,
+    )
+
+
+def records_from_pb(msg: npb.PackedRecords, who: str) -> PackedObjectColumns:
+    ids, versions, writers, props = _checked(msg, who, "packed records")
+    if len(msg.deleted) != len(ids):
+        raise Internal(f"{who} sent malformed packed records (column lengths differ)")
+    return PackedObjectColumns(
+        ids, versions, writers, props, np.frombuffer(msg.deleted, dtype=np.uint8).astype(bool)
+    )
+
+
+def _version_column(versions: Iterable[Sequence[Any]], n: int) -> tuple[bytes, list[str]]:
+    """(physical_ms, logical, writer) per object as VERSION_DTYPE bytes, and
+    the writers the column numbers."""
     writers: dict[str, int] = {}
     number = writers.setdefault
     rows = [
         (physical, logical, number(writer, len(writers))) for physical, logical, writer in versions
     ]
-    if len(rows) != len(ids) or len(properties) != len(ids):
+    if len(rows) != n:
         raise ValueError("packed object columns differ in length")
-    return pb.PackedObjects(
-        ids=ids,
-        versions=np.array(rows, dtype=VERSION_DTYPE).tobytes() if rows else b"",
-        writers=list(writers),
-        properties=properties,
-    )
+    return (np.array(rows, dtype=VERSION_DTYPE).tobytes() if rows else b""), list(writers)
 
 
-def objects_from_pb(msg: pb.PackedObjects, who: str = "the server") -> PackedObjectColumns:
-    """The columns of `msg`, checked: Internal when they do not line up."""
+def _checked(
+    msg: pb.PackedObjects | npb.PackedRecords, who: str, what: str
+) -> tuple[list[str], np.ndarray, tuple[str, ...], list[bytes]]:
+    """ids, versions, writers and properties of a packed message, checked
+    to line up: Internal (`who` sent a malformed `what`) when they do not."""
     ids = list(msg.ids)
     n = len(ids)
     if len(msg.versions) != n * VERSION_DTYPE.itemsize or len(msg.properties) != n:
-        raise Internal(f"{who} sent malformed packed objects (column lengths differ)")
+        raise Internal(f"{who} sent malformed {what} (column lengths differ)")
     versions = np.frombuffer(msg.versions, dtype=VERSION_DTYPE)
     writers = tuple(msg.writers)
     if n and int(versions["writer"].max()) >= len(writers):
-        raise Internal(f"{who} sent malformed packed objects (writers)")
-    return PackedObjectColumns(ids, versions, writers, list(msg.properties))
+        raise Internal(f"{who} sent malformed {what} (writers)")
+    return ids, versions, writers, list(msg.properties)

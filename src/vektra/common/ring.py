@@ -19,7 +19,6 @@ import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from uhashring import HashRing
@@ -32,7 +31,8 @@ __all__ = [
     "hash64",
     "token",
     "token_digest",
-    "token_hasher",
+    "token_digests",
+    "tokens",
 ]
 
 TOKEN_BITS = 64
@@ -53,11 +53,23 @@ def token_digest(collection: str, object_id: str) -> bytes:
     return hashlib.blake2b(f"{collection}/{object_id}".encode(), digest_size=8).digest()
 
 
-def token_hasher(collection: str) -> Any:
-    """A hash state that, copied and fed an id's UTF-8 bytes, gives that id's
-    `token_digest`: a batch of ids does not hash the collection's name again
-    for each one."""
-    return hashlib.blake2b(f"{collection}/".encode(), digest_size=8)
+def token_digests(collection: str, ids: Sequence[str]) -> list[bytes]:
+    """`token_digest` of each id: the collection's name hashed once, its
+    hash state copied per id."""
+    base = hashlib.blake2b(f"{collection}/".encode(), digest_size=8)
+    out: list[bytes] = []
+    for object_id in ids:
+        h = base.copy()
+        h.update(object_id.encode("utf-8"))
+        out.append(h.digest())
+    return out
+
+
+def tokens(collection: str, ids: Sequence[str]) -> np.ndarray:
+    """`token` of each id, as a uint64 array."""
+    if not ids:
+        return np.empty(0, dtype=np.uint64)
+    return np.frombuffer(b"".join(token_digests(collection, ids)), dtype=">u8").astype(np.uint64)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ from vektra.node.node_info import CollectionInfo, NodeInfo
 from vektra.node.open_collections import OpenCollection, OpenCollections
 from vektra.node.placement import Placement
 from vektra.node.position_indexes import FieldIndexes
-from vektra.node.records import LiveColumns, Record, StoredObject, Write, WriteResult
+from vektra.node.records import Record, RecordColumns, StoredObject, Write, WriteResult
 from vektra.node.recovery import open_collection
 from vektra.node.repair_plan import Entry
 from vektra.node.repartition import repartition
@@ -279,9 +279,10 @@ class Engine:
             return found
         return [o if o is not None and not o.deleted else None for o in found]
 
-    def get_columns(self, name: str, ids: list[str]) -> LiveColumns:
-        """`get` as columns, without vectors (a get's packed reply)."""
-        return self._store.records.live_columns(self._colls.get(name).meta, ids)
+    def get_columns(self, name: str, ids: list[str], tombstones: bool = False) -> RecordColumns:
+        """`get` (or with tombstones, `get_versions`) as columns, without
+        vectors: a packed reply."""
+        return self._store.records.columns(self._colls.get(name).meta, ids, tombstones)
 
     def get_versions(self, name: str, ids: list[str]) -> list[Record | None]:
         """Records including tombstones (for replicas comparing versions)."""

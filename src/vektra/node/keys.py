@@ -24,7 +24,7 @@ import struct
 from typing import Any
 
 from vektra.common.filters import comparable
-from vektra.common.ring import token_hasher
+from vektra.common.ring import token_digests
 from vektra.common.schema import PropertyType
 
 __all__ = [
@@ -64,14 +64,10 @@ def object_key(coll_no: int, token: int, object_id: str) -> bytes:
 def object_keys(coll_no: int, collection: str, ids: list[str]) -> list[bytes]:
     """`object_key` of each id, tokens hashed straight into their key bytes."""
     prefix = _U32.pack(coll_no)
-    hasher = token_hasher(collection)
-    out: list[bytes] = []
-    for object_id in ids:
-        raw_id = object_id.encode("utf-8")
-        h = hasher.copy()
-        h.update(raw_id)
-        out.append(prefix + h.digest() + raw_id)
-    return out
+    return [
+        prefix + digest + object_id.encode("utf-8")
+        for digest, object_id in zip(token_digests(collection, ids), ids, strict=True)
+    ]
 
 
 def split_object_key(key: bytes) -> tuple[int, int, str]:

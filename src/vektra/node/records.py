@@ -51,10 +51,10 @@ from vektra.node.repair_plan import Entry
 
 __all__ = [
     "IndexChange",
-    "LiveColumns",
     "ObjectOutcome",
     "Outcome",
     "Record",
+    "RecordColumns",
     "Records",
     "StoredObject",
     "Write",
@@ -107,14 +107,16 @@ class StoredObject:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveColumns:
-    """Live objects read by id, as columns: what a get's packed reply is
-    made of, with no Version or StoredObject built per object."""
+class RecordColumns:
+    """Records read by id, as columns: what a get's packed reply (or a
+    node's packed Fetch) is made of, with no Version or StoredObject built
+    per record."""
 
     ids: list[str]
     versions: list[list[Any]]  # [physical_ms, logical, writer] as stored
-    properties: list[bytes]  # the msgpack map per object, as stored
-    missing: list[str]  # ids never written or deleted, in request order
+    deleted: list[bool]  # all False unless tombstones were asked for
+    properties: list[bytes]  # the msgpack map per record as stored (b"" for a tombstone)
+    missing: list[str]  # ids not answered (never written; deleted unless tombstones), in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,11 +424,15 @@ class Records:
                     out.append(StoredObject(object_id, version, False, p.properties, p.vectors))
         return out
 
-    def live_columns(self, meta: CollectionMeta, ids: list[str]) -> LiveColumns:
-        """The live objects among ids, without vectors, as columns (a get's
-        packed reply): one key, one LMDB read and one record head per id."""
+    def columns(
+        self, meta: CollectionMeta, ids: list[str], tombstones: bool = False
+    ) -> RecordColumns:
+        """The records of ids, without vectors, as columns: the live ones,
+        and with `tombstones` the deleted ones too. One key, one LMDB read
+        and one record head per id."""
         found_ids: list[str] = []
         versions: list[list[Any]] = []
+        deleted: list[bool] = []
         props: list[bytes] = []
         missing: list[str] = []
         parts = _PartReader()
@@ -435,14 +441,15 @@ class Records:
             for object_id, key in zip(ids, keys.object_keys(meta.no, meta.name, ids), strict=True):
                 raw = get(key)
                 if raw is not None:
-                    version, deleted, properties = parts.head(raw)
-                    if not deleted:
+                    version, gone, properties = parts.head(raw)
+                    if not gone or tombstones:
                         found_ids.append(object_id)
                         versions.append(version)
-                        props.append(properties)
+                        deleted.append(gone)
+                        props.append(b"" if gone else properties)
                         continue
                 missing.append(object_id)
-        return LiveColumns(found_ids, versions, props, missing)
+        return RecordColumns(found_ids, versions, deleted, props, missing)
 
     def raw_properties(
         self, meta: CollectionMeta, tokens: list[int], ids: list[str]

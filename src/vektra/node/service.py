@@ -186,6 +186,14 @@ class NodeService(node_pb2_grpc.NodeServicer):
                 objects=[versioned_pb(r, request.include_vectors) for r in read if r is not None],
                 missing=[i for i, r in zip(ids, read, strict=True) if r is None],
             )
+        if request.packed and not request.include_vectors:
+            cols = await _run(self._engine.get_columns, request.collection, ids, True)
+            return npb.FetchResponse(
+                missing=cols.missing,
+                packed=packed_hits.records_to_pb(
+                    cols.ids, cols.versions, cols.deleted, cols.properties
+                ),
+            )
         stored = await _run(
             self._engine.get_stored, request.collection, ids, request.include_vectors, False
         )

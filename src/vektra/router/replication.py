@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from vektra.common.errors import Unavailable
 from vektra.common.hlc import Version
 from vektra.common.membership import ClusterMap, MemberState
-from vektra.common.ring import Ring, token
+from vektra.common.ring import Ring, token, tokens
 
 __all__ = [
     "Level",
@@ -265,7 +265,10 @@ class Source:
 
 
 def read_sources(topo: Topology, tok: int, rf: int) -> tuple[Source, ...]:
-    preference = topo.ring.preference(tok)
+    return _sources(topo, topo.ring.preference(tok), rf)
+
+
+def _sources(topo: Topology, preference: tuple[str, ...], rf: int) -> tuple[Source, ...]:
     spares = (n for n in preference[rf:] if topo.writable(n))
     out: list[Source] = []
     for replica in preference[:rf]:
@@ -289,37 +292,55 @@ class ReadPlan:
     sources: dict[str, tuple[Source, ...]]  # object id -> whom to ask
     # (node, hints_for) -> ids: one request per node and hint target
     requests: dict[tuple[str, str | None], list[str]]
+    # Each distinct set of sources once, with the ids read from it.
+    groups: list[tuple[tuple[Source, ...], list[str]]] = field(default_factory=list)
 
     def answered_enough(self, object_id: str, answered: AbstractSet[tuple[str, str | None]]) -> int:
         """How many of the sources that count for `object_id` answered."""
-        return sum(
-            1 for s in self.sources[object_id] if s.counts and (s.node, s.hints_for) in answered
-        )
+        return _answered(self.sources[object_id], answered)
+
+    def shortfall(self, answered: AbstractSet[tuple[str, str | None]]) -> tuple[str, int] | None:
+        """The first id (in plan order) with fewer than `need` counting sources
+        answered, and how many did; None when every id has enough."""
+        for srcs, ids in self.groups:
+            got = _answered(srcs, answered)
+            if got < self.need:
+                return ids[0], got
+        return None
+
+
+def _answered(srcs: tuple[Source, ...], answered: AbstractSet[tuple[str, str | None]]) -> int:
+    return sum(1 for s in srcs if s.counts and (s.node, s.hints_for) in answered)
 
 
 def plan_read(
     topo: Topology, collection: str, ids: Sequence[str], rf: int, level: Level
 ) -> ReadPlan:
     need = level.needed(rf)
+    unique = list(dict.fromkeys(ids))
+    ring = topo.ring
+    where = ring.range_indexes(tokens(collection, unique)).tolist() if ring.ranges else []
     sources: dict[str, tuple[Source, ...]] = {}
-    requests: dict[tuple[str, str | None], list[str]] = {}
     # Ids in one token range share their sources: worked out once per range.
-    by_range: dict[tuple[str, ...], tuple[Source, ...]] = {}
-    for object_id in dict.fromkeys(ids):
-        tok = token(collection, object_id)
-        preference = topo.ring.preference(tok)
-        srcs = by_range.get(preference)
-        if srcs is None:
-            srcs = by_range[preference] = read_sources(topo, tok, rf)
-        if sum(1 for s in srcs if s.counts) < need:
-            raise Unavailable(
-                f"{sum(1 for s in srcs if s.counts)} of {rf} replicas of {object_id!r} "
-                f"readable, consistency {level.value} needs {need}"
-            )
-        sources[object_id] = srcs
+    by_range: dict[int, tuple[tuple[Source, ...], list[str]]] = {}
+    for object_id, at in zip(unique, where or [-1] * len(unique), strict=True):
+        group = by_range.get(at)
+        if group is None:
+            srcs = _sources(topo, ring.ranges[at].preference, rf) if at >= 0 else ()
+            counting = sum(1 for s in srcs if s.counts)
+            if counting < need:
+                raise Unavailable(
+                    f"{counting} of {rf} replicas of {object_id!r} "
+                    f"readable, consistency {level.value} needs {need}"
+                )
+            group = by_range[at] = (srcs, [])
+        sources[object_id] = group[0]
+        group[1].append(object_id)
+    requests: dict[tuple[str, str | None], list[str]] = {}
+    for srcs, group_ids in by_range.values():
         for s in srcs:
-            requests.setdefault((s.node, s.hints_for), []).append(object_id)
-    return ReadPlan(need, rf, sources, requests)
+            requests.setdefault((s.node, s.hints_for), []).extend(group_ids)
+    return ReadPlan(need, rf, sources, requests, list(by_range.values()))
 
 
 # ---------------------------------------------------------------- scatter-gather

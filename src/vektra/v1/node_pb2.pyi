@@ -102,26 +102,44 @@ class DropIncarnationResponse(_message.Message):
     def __init__(self, dropped: _Optional[bool] = ...) -> None: ...
 
 class FetchRequest(_message.Message):
-    __slots__ = ("collection", "ids", "include_vectors", "incarnation", "hints_for")
+    __slots__ = ("collection", "ids", "include_vectors", "incarnation", "hints_for", "packed")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
     HINTS_FOR_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     collection: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     include_vectors: bool
     incarnation: str
     hints_for: str
-    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., include_vectors: _Optional[bool] = ..., incarnation: _Optional[str] = ..., hints_for: _Optional[str] = ...) -> None: ...
+    packed: bool
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., include_vectors: _Optional[bool] = ..., incarnation: _Optional[str] = ..., hints_for: _Optional[str] = ..., packed: _Optional[bool] = ...) -> None: ...
 
 class FetchResponse(_message.Message):
-    __slots__ = ("objects", "missing")
+    __slots__ = ("objects", "missing", "packed")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     MISSING_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[VersionedObject]
     missing: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, objects: _Optional[_Iterable[_Union[VersionedObject, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+    packed: PackedRecords
+    def __init__(self, objects: _Optional[_Iterable[_Union[VersionedObject, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ..., packed: _Optional[_Union[PackedRecords, _Mapping]] = ...) -> None: ...
+
+class PackedRecords(_message.Message):
+    __slots__ = ("ids", "versions", "writers", "deleted", "properties")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    WRITERS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    versions: bytes
+    writers: _containers.RepeatedScalarFieldContainer[str]
+    deleted: bytes
+    properties: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., versions: _Optional[bytes] = ..., writers: _Optional[_Iterable[str]] = ..., deleted: _Optional[bytes] = ..., properties: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class TokenRange(_message.Message):
     __slots__ = ("start", "end")
