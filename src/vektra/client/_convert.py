@@ -112,6 +112,10 @@ def _version_of(msg: Any) -> Version | None:
     return version_from_proto(msg.version) if msg.HasField("version") else None
 
 
+# Types msgpack packs as they are (subclasses, such as numpy's float64, are not).
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+
+
 def _plain(value: Any, where: str) -> Any:
     """Make a value msgpack can pack: numpy scalars and arrays become Python
     values, tuples become lists, and naive datetimes are taken as UTC (msgpack
@@ -121,7 +125,8 @@ def _plain(value: Any, where: str) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InvalidArgument(where, f"keys must be strings, got {k!r}")
-            out[k] = _plain(v, f"{where}.{k}")
+            # Most values are plain already: no recursion, no field name made.
+            out[k] = v if type(v) in _PLAIN else _plain(v, f"{where}.{k}")
         return out
     if isinstance(value, list | tuple):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
