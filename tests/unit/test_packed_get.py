@@ -52,6 +52,30 @@ def test_packed_and_plain_gets_read_back_alike(tmp_path: Path) -> None:
     e.close()
 
 
+def test_an_in_process_get_reads_back_as_the_packed_reply(tmp_path: Path) -> None:
+    """The embedded client's get (objects decoded by the engine, no packing)
+    gives what the packed reply gives: the same objects, versions and
+    missing ids in request order, tombstones and repeats included."""
+    e = open_engine(tmp_path / "n")
+    e.create_collection(make_schema())
+    e.upsert("docs", objects(RNG.normal(size=(20, 8)).astype(np.float32)))
+    e.upsert("docs", objects(RNG.normal(size=(3, 8)).astype(np.float32), start=4))
+    e.delete("docs", ["id7", "id2"])
+    api = PublicApi(e)
+    ids = ["id7", "id5", "nope", "id2", "id0", "id5", "id7", "id19"]
+    packed = api.Get(pb.GetRequest(collection="docs", ids=ids, packed=True))
+    decoded = api.get_in_process(pb.GetRequest(collection="docs", ids=ids, packed=True))
+    assert isinstance(decoded, packed_hits.DecodedObjects)
+    assert decoded.missing == list(packed.missing) == ["id7", "nope", "id2", "id7"]
+    got = convert.objects_from_get(decoded)
+    assert got == convert.objects_from_get(packed)
+    assert [o.id for o in got] == ["id5", "id0", "id5", "id19"]
+    # Asked for vectors (or unpacked), it is the plain Get.
+    plain = api.get_in_process(pb.GetRequest(collection="docs", ids=["id1"], include_vectors=True))
+    assert isinstance(plain, pb.GetResponse) and len(plain.objects) == 1
+    e.close()
+
+
 @pytest.mark.parametrize(
     "query",
     [

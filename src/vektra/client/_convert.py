@@ -9,7 +9,7 @@ fake servers) can round-trip values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -200,8 +200,13 @@ def object_from_proto(msg: pb.Object) -> Object:
     )
 
 
-def objects_from_get(msg: pb.GetResponse | pb.QueryResponse) -> list[Object]:
-    """A Get (or Query) reply's objects, in order, whichever form it came in."""
+def objects_from_get(
+    msg: pb.GetResponse | pb.QueryResponse | packed_hits.DecodedObjects,
+) -> list[Object]:
+    """A Get (or Query) reply's objects, in order, whichever form it came in
+    (decoded already: from an engine in this process)."""
+    if isinstance(msg, packed_hits.DecodedObjects):
+        return _objects(msg.ids, msg.properties, (tuple(v) for v in msg.versions), None)
     if not msg.HasField("packed"):
         return [object_from_proto(o) for o in msg.objects]
     cols = packed_hits.objects_from_pb(msg.packed)
@@ -210,14 +215,25 @@ def objects_from_get(msg: pb.GetResponse | pb.QueryResponse) -> list[Object]:
         maps = unpack_each(cols.properties)
     except ValueError:  # an empty or malformed one among them: each on its own
         maps = [properties_from_proto(p) for p in cols.properties]
-    writers = cols.writers
+    return _objects(cols.ids, maps, cols.versions.tolist(), cols.writers)
+
+
+def _objects(
+    ids: list[str],
+    maps: list[Any],
+    versions: Iterable[tuple[Any, ...]],
+    writers: tuple[str, ...] | None,
+) -> list[Object]:
+    """Objects from columns; each version (physical, logical, writer), the
+    writer an index into `writers` when given."""
     # Objects written in one batch share a version: one Version for each.
-    versions: dict[tuple[int, int, int], Version] = {}
+    made: dict[tuple[Any, ...], Version] = {}
     out: list[Object] = []
-    for object_id, properties, v in zip(cols.ids, maps, cols.versions.tolist(), strict=True):
-        version = versions.get(v)
+    for object_id, properties, v in zip(ids, maps, versions, strict=True):
+        version = made.get(v)
         if version is None:
-            version = versions[v] = Version(v[0], v[1], writers[v[2]])
+            writer = v[2] if writers is None else writers[v[2]]
+            version = made[v] = Version(v[0], v[1], writer)
         out.append(
             make_object(object_id, properties if type(properties) is dict else {}, {}, version)
         )

@@ -111,7 +111,9 @@ class LocalClient(BlockingApi):
     def _call(self, call: Call) -> Any:
         if self._closed:
             raise RuntimeError("the Vektra client is closed")
-        handler = getattr(self._api, call.method)
+        # A get's objects come back decoded once, not packed to be decoded again.
+        method = "get_in_process" if call.method == "Get" else call.method
+        handler = getattr(self._api, method)
         args = (f"local:{self._path}",) if call.method == "ClusterStatus" else ()
         try:
             return handler(call.request, *args)

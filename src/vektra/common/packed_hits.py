@@ -32,6 +32,7 @@ from vektra.v1 import vektra_pb2 as pb
 
 __all__ = [
     "VERSION_DTYPE",
+    "DecodedObjects",
     "PackedColumns",
     "PackedObjectColumns",
     "from_pb",
@@ -251,6 +252,18 @@ class PackedObjectColumns:
     writers: tuple[str, ...]
     properties: list[bytes]  # msgpack map per object, as stored
     deleted: np.ndarray  # bool per object: a tombstone (never, in a get's reply)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedObjects:
+    """A get's live objects with their properties decoded, handed from an
+    engine to a client in the same process (`vektra.connect`): the reply
+    `Get` would pack, without the packing and the decoding again."""
+
+    ids: list[str]
+    versions: list[list[Any]]  # [physical_ms, logical, writer] per object
+    properties: list[dict[str, Any]]
+    missing: list[str]  # ids not found or deleted, in request order
 
 
 def objects_to_pb(

@@ -37,6 +37,7 @@ from vektra.common import filters
 from vektra.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from vektra.common.hlc import HybridClock, Version
 from vektra.common.membership import Member
+from vektra.common.packed_hits import DecodedObjects
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import ObjectIn
 from vektra.node import query as reads
@@ -283,6 +284,10 @@ class Engine:
         """`get` (or with tombstones, `get_versions`) as columns, without
         vectors: a packed reply."""
         return self._store.records.columns(self._colls.get(name).meta, ids, tombstones)
+
+    def get_decoded(self, name: str, ids: list[str]) -> DecodedObjects:
+        """`get` without vectors, properties decoded (a caller in this process)."""
+        return self._store.records.decoded(self._colls.get(name).meta, ids)
 
     def get_versions(self, name: str, ids: list[str]) -> list[Record | None]:
         """Records including tombstones (for replicas comparing versions)."""

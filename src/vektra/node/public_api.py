@@ -21,6 +21,7 @@ import numpy as np
 from vektra.common import filters, packed_hits
 from vektra.common.errors import InvalidArgument
 from vektra.common.limits import Limits
+from vektra.common.packed_hits import DecodedObjects
 from vektra.common.pb import schema_from_pb, schema_to_pb, version_to_pb
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import (
@@ -183,6 +184,17 @@ class PublicApi:
         response = pb.GetResponse(missing=[i for i, o in zip(ids, found, strict=True) if o is None])
         add_stored(response.objects, found)
         return response
+
+    def get_in_process(self, request: pb.GetRequest) -> pb.GetResponse | DecodedObjects:
+        """`Get` for a caller in this process (the embedded client): checked
+        alike, and a packed get without vectors answered with its objects'
+        properties decoded (`DecodedObjects`) instead of packed for the
+        caller to decode again."""
+        if not request.packed or request.include_vectors:
+            return self.Get(request)
+        ids = list(request.ids)
+        check_ids(ids, self._engine.limits, allow_duplicates=True)
+        return self._engine.get_decoded(request.collection, ids)
 
     def Search(self, request: pb.SearchRequest) -> pb.SearchResponse:
         schema = self._engine.schema(request.collection)
