@@ -39,7 +39,7 @@ from vektra.node.search import PackedSearch, SearchResult
 from vektra.node.wire import add_stored
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["PublicApi", "coverage_pb", "query_limit", "result_pb"]
+__all__ = ["PublicApi", "coverage_pb", "packed_objects", "query_limit", "result_pb"]
 
 DEFAULT_QUERY_LIMIT = 10
 
@@ -49,7 +49,8 @@ def coverage_pb() -> pb.Coverage:
     return pb.Coverage(asked=1, answered=1, complete=True)
 
 
-def _packed_objects(found: list[StoredObject]) -> pb.PackedObjects:
+def packed_objects(found: list[StoredObject]) -> pb.PackedObjects:
+    """Stored objects as a packed reply's columns."""
     return packed_hits.objects_to_pb(
         [o.id for o in found],
         [(o.version.physical_ms, o.version.logical, o.version.writer) for o in found],
@@ -265,7 +266,7 @@ class PublicApi:
         )
         response = pb.QueryResponse(coverage=coverage_pb())
         if request.packed and not request.include_vectors:
-            response.packed.CopyFrom(_packed_objects(found))
+            response.packed.CopyFrom(packed_objects(found))
         else:
             add_stored(response.objects, found)
         return response

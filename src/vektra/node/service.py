@@ -29,7 +29,7 @@ from vektra.common.validation import (
 from vektra.node.engine import Engine
 from vektra.node.epoch import MAX_EPOCH
 from vektra.node.node_info import NodeInfo
-from vektra.node.public_api import PublicApi, query_limit, result_pb
+from vektra.node.public_api import PublicApi, packed_objects, query_limit, result_pb
 from vektra.node.records import ObjectOutcome, Outcome
 from vektra.node.repair_plan import range_digest
 from vektra.node.shard_requests import parts_from_pb, ranges_from_pb
@@ -331,6 +331,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
             ranges,
             req.include_vectors,
         )
+        if req.packed and not req.include_vectors:
+            return npb.ShardQueryResponse(packed=packed_objects(found))
         response = npb.ShardQueryResponse()
         add_stored(response.objects, found)
         return response

@@ -5,7 +5,7 @@ appear twice (a map change during the call) the highest version is kept."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,7 +19,15 @@ from vektra.common.values import unpack_map
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
-__all__ = ["hit_rows", "merge_hits", "merge_objects", "shard_columns", "version_of"]
+__all__ = [
+    "ObjectRow",
+    "hit_rows",
+    "merge_hits",
+    "merge_objects",
+    "object_rows",
+    "shard_columns",
+    "version_of",
+]
 
 
 def version_of(msg: Any) -> Version:
@@ -91,17 +99,48 @@ def hit_rows(cols: PackedColumns) -> list[list[pb.Hit]]:
     ]
 
 
+class ObjectRow(NamedTuple):
+    """One object of a node's query answer: its version as a tuple (tuples
+    compare as Versions do, without a Version per object), its properties
+    as stored, and its message when the node sent one (it has the vectors)."""
+
+    id: str
+    version: tuple[int, int, str]
+    properties: bytes
+    message: pb.Object | None
+
+
+def object_rows(answer: npb.ShardQueryResponse, node: str) -> list[ObjectRow]:
+    """A node's ShardQuery answer as rows, whichever form it came in."""
+    if answer.HasField("packed"):
+        cols = packed_hits.objects_from_pb(answer.packed, who=f"node {node}")
+        writers = cols.writers
+        return [
+            ObjectRow(object_id, (physical, logical, writers[w]), properties, None)
+            for object_id, (physical, logical, w), properties in zip(
+                cols.ids, cols.versions.tolist(), cols.properties, strict=True
+            )
+        ]
+    return [ObjectRow(o.id, version_of(o).as_tuple(), o.properties, o) for o in answer.objects]
+
+
 def merge_objects(
-    per_node: Sequence[Sequence[pb.Object]],
+    per_node: Sequence[Sequence[ObjectRow]],
     schema: CollectionSchema,
     order_by: str,
     descending: bool,
     offset: int,
     limit: int,
-) -> list[pb.Object]:
+) -> list[ObjectRow]:
     """The same order a node uses: by the property (missing values last, ties
-    by id), or by id alone."""
-    objects = sorted(_dedupe(o for objs in per_node for o in objs).values(), key=lambda o: o.id)
+    by id), or by id alone. An id answered twice keeps its newest version."""
+    best: dict[str, ObjectRow] = {}
+    for rows in per_node:
+        for row in rows:
+            current = best.get(row.id)
+            if current is None or row.version > current.version:
+                best[row.id] = row
+    objects = sorted(best.values(), key=lambda o: o.id)
     if not order_by:
         if descending:
             objects.reverse()

@@ -31,7 +31,7 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector
 from vektra.router.calls import NodeCalls, client_error
-from vektra.router.gather import hit_rows, merge_hits, merge_objects, shard_columns
+from vektra.router.gather import hit_rows, merge_hits, merge_objects, object_rows, shard_columns
 from vektra.router.replication import RangeAssignment, Topology, assign_ranges
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
@@ -313,7 +313,7 @@ class Scatter:
             window.CopyFrom(request)
             window.offset = 0
             window.limit = request.offset + limit
-            answers, coverage = await self._scatter(
+            answers, coverage, nodes = await self._scatter_named(
                 topo,
                 "ShardQuery",
                 lambda parts, _first: npb.ShardQueryRequest(
@@ -325,7 +325,7 @@ class Scatter:
                 timeout,
             )
             page = merge_objects(
-                [a.objects for a in answers],
+                [object_rows(a, node) for a, node in zip(answers, nodes, strict=True)],
                 schema,
                 request.order_by,
                 request.descending,
@@ -337,12 +337,18 @@ class Scatter:
                 response.packed.CopyFrom(
                     packed_hits.objects_to_pb(
                         [o.id for o in page],
-                        [_version_parts(o.version) for o in page],
+                        [o.version for o in page],
                         [o.properties for o in page],
                     )
                 )
-            else:
-                response.objects.extend(page)
+                return response
+            for row in page:
+                if row.message is not None:  # with its vectors
+                    response.objects.append(row.message)
+                    continue
+                msg = response.objects.add(id=row.id, properties=row.properties)
+                v = msg.version
+                v.physical_ms, v.logical, v.writer = row.version
             return response
 
         return await self._calls.routed(run)
@@ -374,7 +380,3 @@ def _no_answer(coverage: Coverage, errors: dict[str, VektraError]) -> str:
         f"no node answered ({len(coverage.asked)} asked, "
         f"{len(coverage.unreadable)} not readable){': ' + failed if failed else ''}"
     )
-
-
-def _version_parts(v: pb.Version) -> tuple[int, int, str]:
-    return v.physical_ms, v.logical, v.writer

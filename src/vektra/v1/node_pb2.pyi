@@ -210,10 +210,12 @@ class ShardQueryRequest(_message.Message):
     def __init__(self, query: _Optional[_Union[_vektra_pb2.QueryRequest, _Mapping]] = ..., ranges: _Optional[_Iterable[_Union[TokenRange, _Mapping]]] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class ShardQueryResponse(_message.Message):
-    __slots__ = ("objects",)
+    __slots__ = ("objects", "packed")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[_vektra_pb2.Object]
-    def __init__(self, objects: _Optional[_Iterable[_Union[_vektra_pb2.Object, _Mapping]]] = ...) -> None: ...
+    packed: _vektra_pb2.PackedObjects
+    def __init__(self, objects: _Optional[_Iterable[_Union[_vektra_pb2.Object, _Mapping]]] = ..., packed: _Optional[_Union[_vektra_pb2.PackedObjects, _Mapping]] = ...) -> None: ...
 
 class SetEpochRequest(_message.Message):
     __slots__ = ("epoch", "members", "cluster_id", "vnodes")
