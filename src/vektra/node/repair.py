@@ -86,6 +86,10 @@ class Repair:
         self._throttle = _Throttle(config.max_objects_per_s)
         self.passes = 0
         self.exchanged = 0  # records pulled + pushed since start
+        self.scans = 0  # ranges read whole to look for tombstones to purge
+        # (collection, incarnation) -> when its single-replica ranges were
+        # last read for expired tombstones (see `_collection`).
+        self._solo_scanned: dict[tuple[str, str], float] = {}
 
     async def run_forever(self, poll_s: float = 0.2, retry_s: float = 1.0) -> None:
         """A pass at once while recovering and behind (but no sooner than
@@ -160,11 +164,26 @@ class Repair:
         # otherwise a hint of an older write may still be on its way.
         purge: list[Entry] = []
         may_purge = purge_allowed(m.state for m in view.members)
+        # With one replica, only age frees a tombstone, and it is kept "at
+        # least" the grace period: reading every record each pass (every
+        # `interval_s`) to find the expired ones is a full scan of the node
+        # every 30 s, so those ranges are read at most every quarter grace.
+        solo_key = (schema.name, schema.incarnation)
+        solo_due = time.monotonic() - self._solo_scanned.get(solo_key, float("-inf")) >= max(
+            self._config.interval_s, self._config.tombstone_grace_s / 4
+        )
         for i in mine:
             if i in peers_down or not may_purge:
                 continue
             entries = local.get(i)
             if entries is None:
+                # Not compared with its peers this pass: with rf > 1 nothing
+                # of it may be purged (`purgeable` needs every peer settled),
+                # so there is nothing to read it for.
+                if rf > 1 or not solo_due:
+                    continue
+                self._solo_scanned[solo_key] = time.monotonic()
+                self.scans += 1
                 span = ring.ranges[i]
                 entries = await asyncio.to_thread(
                     self._engine.range_entries,
