@@ -19,6 +19,7 @@ import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from uhashring import HashRing
@@ -30,7 +31,6 @@ __all__ = [
     "TokenRange",
     "hash64",
     "token",
-    "token_digest",
     "token_digests",
     "tokens",
 ]
@@ -39,24 +39,24 @@ TOKEN_BITS = 64
 TOKEN_END = 1 << TOKEN_BITS  # exclusive end of the top range
 
 
+def _hasher(key: str) -> Any:
+    """The 64-bit hash every ring position comes from, fed `key`."""
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8)
+
+
 def hash64(key: str) -> int:
     """A 64-bit position for any string key (ring points and object keys alike)."""
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+    return int.from_bytes(_hasher(key).digest(), "big")
 
 
 def token(collection: str, object_id: str) -> int:
-    return int.from_bytes(token_digest(collection, object_id), "big")
-
-
-def token_digest(collection: str, object_id: str) -> bytes:
-    """An object's token as its 8 big-endian bytes: what storage keys hold."""
-    return hashlib.blake2b(f"{collection}/{object_id}".encode(), digest_size=8).digest()
+    return hash64(f"{collection}/{object_id}")
 
 
 def token_digests(collection: str, ids: Sequence[str]) -> list[bytes]:
-    """`token_digest` of each id: the collection's name hashed once, its
-    hash state copied per id."""
-    base = hashlib.blake2b(f"{collection}/".encode(), digest_size=8)
+    """Each id's `token` as its 8 big-endian bytes (what storage keys hold):
+    the collection's name hashed once, its hash state copied per id."""
+    base = _hasher(f"{collection}/")
     out: list[bytes] = []
     for object_id in ids:
         h = base.copy()

@@ -425,6 +425,14 @@ class Records:
                     out.append(StoredObject(object_id, version, False, p.properties, p.vectors))
         return out
 
+    def _raw(self, meta: CollectionMeta, ids: list[str]) -> list[bytes | None]:
+        """Each id's stored record as bytes (None: never written), in one
+        read transaction, keys hashed in one pass and read through a cursor
+        (its get skips the db argument)."""
+        with self._env.reader() as txn:
+            get = txn.cursor(db=self._objects).get
+            return [get(key) for key in keys.object_keys(meta.no, meta.name, ids)]
+
     def columns(
         self, meta: CollectionMeta, ids: list[str], tombstones: bool = False
     ) -> RecordColumns:
@@ -437,52 +445,36 @@ class Records:
         props: list[bytes] = []
         missing: list[str] = []
         parts = _PartReader()
-        with self._env.reader() as txn:
-            get = txn.cursor(db=self._objects).get  # a cursor's get skips the db argument
-            for object_id, key in zip(ids, keys.object_keys(meta.no, meta.name, ids), strict=True):
-                raw = get(key)
-                if raw is not None:
-                    version, gone, properties = parts.head(raw)
-                    if not gone or tombstones:
-                        found_ids.append(object_id)
-                        versions.append(version)
-                        deleted.append(gone)
-                        props.append(b"" if gone else properties)
-                        continue
-                missing.append(object_id)
+        for object_id, raw in zip(ids, self._raw(meta, ids), strict=True):
+            if raw is not None:
+                version, gone, properties = parts.head(raw)
+                if not gone or tombstones:
+                    found_ids.append(object_id)
+                    versions.append(version)
+                    deleted.append(gone)
+                    props.append(b"" if gone else properties)
+                    continue
+            missing.append(object_id)
         return RecordColumns(found_ids, versions, deleted, props, missing)
 
     def decoded(self, meta: CollectionMeta, ids: list[str]) -> DecodedObjects:
         """The live objects among ids with their properties decoded: a get
         for a caller in this process (the embedded client), which would
         decode them anyway. Every record is decoded in one msgpack pass."""
-        found: list[tuple[str, bytes]] = []
-        missing: list[str] = []
-        with self._env.reader() as txn:
-            get = txn.cursor(db=self._objects).get
-            for object_id, key in zip(ids, keys.object_keys(meta.no, meta.name, ids), strict=True):
-                raw = get(key)
-                if raw is None:
-                    missing.append(object_id)
-                else:
-                    found.append((object_id, raw))
-        out = DecodedObjects([], [], [], missing)
-        if not found:
-            return out
-        records = unpack_each([raw for _, raw in found])
-        deleted_ids: set[str] = set()
+        raws = self._raw(meta, ids)
+        found = [(i, raw) for i, raw in zip(ids, raws, strict=True) if raw is not None]
+        out = DecodedObjects([], [], [], [])
+        records = unpack_each([raw for _, raw in found]) if found else []
+        live: set[str] = set()
         for (object_id, _), (version, deleted, _docno, props, _vectors) in zip(
             found, records, strict=True
         ):
-            if deleted:
-                deleted_ids.add(object_id)
-                continue
-            out.ids.append(object_id)
-            out.versions.append(version)
-            out.properties.append(props)
-        if deleted_ids:  # missing too, in request order among the others
-            gone = deleted_ids.union(missing)
-            missing[:] = [i for i in ids if i in gone]
+            if not deleted:
+                live.add(object_id)
+                out.ids.append(object_id)
+                out.versions.append(version)
+                out.properties.append(props)
+        out.missing.extend(i for i in ids if i not in live)  # in request order
         return out
 
     def raw_properties(

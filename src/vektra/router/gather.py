@@ -5,7 +5,7 @@ appear twice (a map change during the call) the highest version is kept."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
@@ -22,10 +22,12 @@ from vektra.v1 import vektra_pb2 as pb
 __all__ = [
     "ObjectRow",
     "hit_rows",
+    "keep_newest",
     "merge_hits",
     "merge_objects",
     "object_rows",
     "shard_columns",
+    "version_key",
     "version_of",
 ]
 
@@ -110,6 +112,33 @@ class ObjectRow(NamedTuple):
     message: pb.Object | None
 
 
+class _Versioned(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> tuple[int, int, str]: ...
+
+
+R = TypeVar("R", bound=_Versioned)
+
+
+def keep_newest(best: dict[str, R], rows: Iterable[R]) -> None:
+    """Into `best` (id -> row), each row unless a newer version of its id is
+    there: version tuples compare as Versions do, without one per row."""
+    for row in rows:
+        current = best.get(row.id)
+        if current is None or row.version > current.version:
+            best[row.id] = row
+
+
+def version_key(msg: Any) -> tuple[int, int, str]:
+    """`version_of` as a tuple (an unset version is ZERO's)."""
+    if not msg.HasField("version"):
+        return ZERO.as_tuple()
+    v = msg.version
+    return v.physical_ms, v.logical, v.writer
+
+
 def object_rows(answer: npb.ShardQueryResponse, node: str) -> list[ObjectRow]:
     """A node's ShardQuery answer as rows, whichever form it came in."""
     if answer.HasField("packed"):
@@ -121,7 +150,7 @@ def object_rows(answer: npb.ShardQueryResponse, node: str) -> list[ObjectRow]:
                 cols.ids, cols.versions.tolist(), cols.properties, strict=True
             )
         ]
-    return [ObjectRow(o.id, version_of(o).as_tuple(), o.properties, o) for o in answer.objects]
+    return [ObjectRow(o.id, version_key(o), o.properties, o) for o in answer.objects]
 
 
 def merge_objects(
@@ -136,10 +165,7 @@ def merge_objects(
     by id), or by id alone. An id answered twice keeps its newest version."""
     best: dict[str, ObjectRow] = {}
     for rows in per_node:
-        for row in rows:
-            current = best.get(row.id)
-            if current is None or row.version > current.version:
-                best[row.id] = row
+        keep_newest(best, rows)
     objects = sorted(best.values(), key=lambda o: o.id)
     if not order_by:
         if descending:

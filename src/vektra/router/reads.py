@@ -6,15 +6,15 @@ version wins, tombstones included, so a deleted object stays deleted."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple
 
 from vektra.common import packed_hits
 from vektra.common.errors import Unavailable, VektraError
-from vektra.common.hlc import ZERO, HybridClock, Version
+from vektra.common.hlc import HybridClock, Version
 from vektra.common.limits import Limits
 from vektra.common.validation import check_ids
 from vektra.router.calls import NodeCalls, Stale, client_error
+from vektra.router.gather import keep_newest, version_key
 from vektra.router.replication import Topology, plan_read
 from vektra.router.writes import level_of
 from vektra.v1 import node_pb2 as npb
@@ -74,10 +74,10 @@ class Reads:
                     )
                     continue
                 answered.append(key)
-                _keep_newest(best, _reads_of(result, _name(key)))
+                keep_newest(best, _reads_of(result, _name(key)))
             if best:
                 # Past the newest version read, once: a later write must win.
-                self._clock.observe(Version(*max(r[0] for r in best.values())))
+                self._clock.observe(Version(*max(r.version for r in best.values())))
             bad = client_error(errors)
             if bad is not None:
                 raise bad
@@ -91,64 +91,61 @@ class Reads:
                 )
             entries = [best.get(i) for i in ids]
             response = pb.GetResponse(
-                missing=[i for i, e in zip(ids, entries, strict=True) if e is None or e[1]]
+                missing=[i for i, e in zip(ids, entries, strict=True) if e is None or e.deleted]
             )
-            live = [(i, e) for i, e in zip(ids, entries, strict=True) if e is not None and not e[1]]
+            live = [e for e in entries if e is not None and not e.deleted]
             if request.packed and packed:
                 # Columns: no message per object, here or in the client.
                 response.packed.CopyFrom(
                     packed_hits.objects_to_pb(
-                        [i for i, _ in live], [e[0] for _, e in live], [e[2] for _, e in live]
+                        [e.id for e in live],
+                        [e.version for e in live],
+                        [e.properties for e in live],
                     )
                 )
                 return response
             # Filled in place: a message built first is copied again into
             # the field (several times the cost, per object).
             found = response.objects
-            for object_id, (version, _, properties, vectors) in live:
-                msg = found.add(id=object_id, properties=properties)
-                if vectors:
-                    msg.vectors.update(vectors)
+            for e in live:
+                msg = found.add(id=e.id, properties=e.properties)
+                if e.vectors:
+                    msg.vectors.update(e.vectors)
                 v = msg.version
-                v.physical_ms, v.logical, v.writer = version
+                v.physical_ms, v.logical, v.writer = e.version
             return response
 
         return await self._calls.routed(run)
 
 
-# What one source answered for an id: its version as a tuple (tuples
-# compare as Versions do, without a Version per object), whether it is a
-# tombstone, its properties as stored, and its vectors (None in columns).
-_Read: TypeAlias = tuple[tuple[int, int, str], bool, bytes, Any]
+class _Read(NamedTuple):
+    """What one source answered for an id: its version as a tuple, whether
+    it is a tombstone, its properties as stored, and its vectors (None when
+    it came as columns)."""
+
+    id: str
+    version: tuple[int, int, str]
+    deleted: bool
+    properties: bytes
+    vectors: Any
 
 
-def _reads_of(result: npb.FetchResponse, who: str) -> Iterator[tuple[str, _Read]]:
-    """(id, read) per record of a Fetch reply, whichever form it came in."""
+def _reads_of(result: npb.FetchResponse, who: str) -> list[_Read]:
+    """The records of a Fetch reply, whichever form it came in."""
     if result.HasField("packed"):
         cols = packed_hits.records_from_pb(result.packed, who)
         writers = cols.writers
-        for object_id, (physical, logical, w), deleted, properties in zip(
-            cols.ids, cols.versions.tolist(), cols.deleted.tolist(), cols.properties, strict=True
-        ):
-            yield object_id, ((physical, logical, writers[w]), deleted, properties, None)
-        return
-    for obj in result.objects:
-        yield obj.id, (_version_key(obj), obj.deleted, obj.properties, obj.vectors)
-
-
-def _keep_newest(best: dict[str, _Read], reads: Iterable[tuple[str, _Read]]) -> None:
-    for object_id, read in reads:
-        cur = best.get(object_id)
-        if cur is None or read[0] > cur[0]:
-            best[object_id] = read
-
-
-def _version_key(obj: npb.VersionedObject) -> tuple[int, int, str]:
-    """`gather.version_of` as a tuple (an unset version is ZERO's)."""
-    if not obj.HasField("version"):
-        return ZERO.as_tuple()
-    v = obj.version
-    return v.physical_ms, v.logical, v.writer
+        return [
+            _Read(object_id, (physical, logical, writers[w]), deleted, properties, None)
+            for object_id, (physical, logical, w), deleted, properties in zip(
+                cols.ids,
+                cols.versions.tolist(),
+                cols.deleted.tolist(),
+                cols.properties,
+                strict=True,
+            )
+        ]
+    return [_Read(o.id, version_key(o), o.deleted, o.properties, o.vectors) for o in result.objects]
 
 
 def _name(key: tuple[str, str | None]) -> str:
