@@ -98,6 +98,13 @@ def test_packed_and_plain_queries_read_back_alike(tmp_path: Path, query: dict) -
     want = convert.query_result_from_proto(plain)
     assert got == want and len(got.objects) > 1
     assert "id6" not in [o.id for o in got.objects]
+    # The embedded client's query (objects decoded by the engine) reads the same.
+    decoded = api.query_in_process(pb.QueryRequest(collection="docs", packed=True, **query))
+    assert isinstance(decoded, packed_hits.DecodedObjects)
+    in_process = convert.query_result_from_proto(decoded)
+    assert in_process == got and in_process.coverage == got.coverage
+    with_vectors = pb.QueryRequest(collection="docs", include_vectors=True, **query)
+    assert isinstance(api.query_in_process(with_vectors), pb.QueryResponse)
     e.close()
 
 

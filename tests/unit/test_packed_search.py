@@ -13,10 +13,10 @@ from vektra.client import _convert as convert
 from vektra.client.models import Hit, PackedHits, SearchResult
 from vektra.common import filters
 from vektra.common.errors import Internal
-from vektra.common.packed_hits import to_pb
-from vektra.common.values import unpack
+from vektra.common.packed_hits import PackedSearch, to_pb
+from vektra.common.values import encode_vector, pack, unpack
 from vektra.node.engine import Engine
-from vektra.node.search import PackedSearch
+from vektra.node.public_api import PublicApi
 from vektra.v1 import vektra_pb2 as pb
 
 from .helpers import make_schema, objects, open_engine
@@ -130,6 +130,44 @@ def test_packed_hits_read_back_by_the_client(tmp_path: Path) -> None:
         # A packed row equals the same hits built one by one.
         assert got == SearchResult(hits=tuple(got.hits), coverage=got.coverage, plan=got.plan)
         assert got[1:3] == tuple(got)[1:3]
+    e.close()
+
+
+@pytest.mark.parametrize("plan", ["all", "exact"])
+@pytest.mark.parametrize("with_props", [False, True])
+def test_an_in_process_search_reads_back_as_the_packed_reply(
+    tmp_path: Path, plan: str, with_props: bool
+) -> None:
+    """The embedded client's search (the engine's columns handed over, no
+    message) gives what the packed reply gives: hits, versions, properties,
+    plan and coverage, for one query and for a batch."""
+    e = _engine(tmp_path / "n")
+    e.delete("docs", ["id3", "id11"])
+    api = PublicApi(e)
+    flt = b"" if plan == "all" else pack({"n": {"$lt": 40}})
+    fields = dict(
+        collection="docs", k=10, ef=32, filter=flt, include_properties=with_props, packed_hits=True
+    )
+    one = pb.SearchRequest(vector=encode_vector(QUERIES[0]), **fields)
+    direct = api.search_in_process(one)
+    assert isinstance(direct, PackedSearch)
+    got = convert.search_result_from_proto(direct)
+    want = convert.search_result_from_proto(api.Search(one))
+    assert got == want and got.coverage == want.coverage and got.plan == want.plan
+    assert got.plan is not None and got.plan.strategy == plan.replace("all", "hnsw")
+    batch = pb.SearchBatchRequest(vectors=encode_vector(QUERIES), rows=len(QUERIES), **fields)
+    direct_rows = api.search_batch_in_process(batch)
+    assert isinstance(direct_rows, PackedSearch)
+    got_rows = convert.search_batch_from_proto(direct_rows, len(QUERIES))
+    want_rows = convert.search_batch_from_proto(api.SearchBatch(batch), len(QUERIES))
+    assert got_rows == want_rows
+    assert [(r.coverage, r.plan) for r in got_rows] == [(r.coverage, r.plan) for r in want_rows]
+    assert not {"id3", "id11"} & {i for r in got_rows for i in r.ids}
+    # Vectors asked for: the message with a hit per object, as over gRPC.
+    with_vectors = pb.SearchRequest(
+        vector=encode_vector(QUERIES[0]), **{**fields, "include_vectors": True}
+    )
+    assert isinstance(api.search_in_process(with_vectors), pb.SearchResponse)
     e.close()
 
 

@@ -304,10 +304,14 @@ def _plan_of(msg: Any) -> SearchPlan | None:
     return SearchPlan(strategy=msg.plan.strategy, candidates=msg.plan.candidates)
 
 
-def _packed_rows(msg: pb.PackedHits, rows: int | None) -> list[PackedHits]:
-    """A PackedHits message as one lazy hit sequence per row (`rows` of
-    them, when known). Columns are sliced, not copied per hit."""
-    cols = packed_hits.from_pb(msg, rows)
+# What an engine in this process covers: everything, as a node alone says
+# (`node.public_api.coverage_pb`).
+_IN_PROCESS = Coverage(asked=1, answered=1, failed=(), complete=True)
+
+
+def _packed_rows(cols: packed_hits.PackedColumns) -> list[PackedHits]:
+    """Packed columns as one lazy hit sequence per row. Columns are sliced,
+    not copied per hit."""
     return [
         PackedHits(
             cols.ids[at],
@@ -321,14 +325,23 @@ def _packed_rows(msg: pb.PackedHits, rows: int | None) -> list[PackedHits]:
     ]
 
 
+def _in_process_plan(found: packed_hits.PackedSearch) -> SearchPlan:
+    return SearchPlan(strategy=found.strategy, candidates=found.candidates)
+
+
 def search_result_from_proto(
-    msg: pb.SearchResponse, fallback_coverage: Coverage = _NO_COVERAGE
+    msg: pb.SearchResponse | packed_hits.PackedSearch,
+    fallback_coverage: Coverage = _NO_COVERAGE,
 ) -> SearchResult:
     """`fallback_coverage` is used when the response has none of its own: a
-    SearchBatch row inherits the batch's coverage."""
+    SearchBatch row inherits the batch's coverage. A `PackedSearch` is an
+    engine's answer in this process (`vektra.connect`), taken as it is."""
     hits: tuple[Hit, ...] | PackedHits
+    if isinstance(msg, packed_hits.PackedSearch):
+        (hits,) = _packed_rows(msg.columns)
+        return SearchResult(hits=hits, coverage=_IN_PROCESS, plan=_in_process_plan(msg))
     if msg.HasField("packed"):
-        (hits,) = _packed_rows(msg.packed, 1)
+        (hits,) = _packed_rows(packed_hits.from_pb(msg.packed, 1))
     else:
         hits = tuple(hit_from_proto(h) for h in msg.hits)
     return SearchResult(
@@ -337,21 +350,30 @@ def search_result_from_proto(
 
 
 def search_batch_from_proto(
-    msg: pb.SearchBatchResponse, rows: int | None = None
+    msg: pb.SearchBatchResponse | packed_hits.PackedSearch, rows: int | None = None
 ) -> list[SearchResult]:
     """One result per query row (`rows` of them, when known), whichever form
-    the server sent."""
+    the server sent (or an engine in this process handed over)."""
+    if isinstance(msg, packed_hits.PackedSearch):
+        found = _in_process_plan(msg)
+        return [
+            SearchResult(hits=h, coverage=_IN_PROCESS, plan=found)
+            for h in _packed_rows(msg.columns)
+        ]
     batch_coverage = _coverage_of(msg)
     if msg.HasField("packed"):
         plan = _plan_of(msg)
         return [
             SearchResult(hits=h, coverage=batch_coverage, plan=plan)
-            for h in _packed_rows(msg.packed, rows)
+            for h in _packed_rows(packed_hits.from_pb(msg.packed, rows))
         ]
     return [search_result_from_proto(r, batch_coverage) for r in msg.results]
 
 
-def query_result_from_proto(msg: pb.QueryResponse) -> QueryResult:
+def query_result_from_proto(msg: pb.QueryResponse | packed_hits.DecodedObjects) -> QueryResult:
+    """A Query reply's page, or an engine's in this process (`vektra.connect`)."""
+    if isinstance(msg, packed_hits.DecodedObjects):
+        return QueryResult(objects=tuple(objects_from_get(msg)), coverage=_IN_PROCESS)
     return QueryResult(objects=tuple(objects_from_get(msg)), coverage=_coverage_of(msg))
 
 

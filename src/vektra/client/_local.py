@@ -47,6 +47,16 @@ __all__ = ["LocalClient", "connect"]
 
 log = logging.getLogger(__name__)
 
+# Calls answered in this process without the reply's message: a get's (or
+# a query's) objects decoded once, not packed to be decoded again; a
+# search's hits as the engine's columns, not copied into a message and out.
+_IN_PROCESS = {
+    "Get": "get_in_process",
+    "Query": "query_in_process",
+    "Search": "search_in_process",
+    "SearchBatch": "search_batch_in_process",
+}
+
 # As often as a node process checkpoints by default (NodeConfig).
 _CHECKPOINT_INTERVAL_S = 30.0
 
@@ -111,9 +121,7 @@ class LocalClient(BlockingApi):
     def _call(self, call: Call) -> Any:
         if self._closed:
             raise RuntimeError("the Vektra client is closed")
-        # A get's objects come back decoded once, not packed to be decoded again.
-        method = "get_in_process" if call.method == "Get" else call.method
-        handler = getattr(self._api, method)
+        handler = getattr(self._api, _IN_PROCESS.get(call.method, call.method))
         args = (f"local:{self._path}",) if call.method == "ClusterStatus" else ()
         try:
             return handler(call.request, *args)

@@ -35,6 +35,7 @@ __all__ = [
     "DecodedObjects",
     "PackedColumns",
     "PackedObjectColumns",
+    "PackedSearch",
     "from_pb",
     "merge",
     "objects_from_pb",
@@ -68,6 +69,20 @@ class PackedColumns:
             return None
         top = np.lexsort((self.versions["logical"], self.versions["physical"]))[-1]
         return int(self.versions["physical"][top]), int(self.versions["logical"][top])
+
+
+@dataclass(frozen=True, slots=True)
+class PackedSearch:
+    """The hits of a batch as columns, row after row: what a node's search
+    returns when nobody needs the records themselves, read from its hit
+    table without touching LMDB, or only the properties' bytes of each hit
+    when they are asked for. The embedded client takes it as it is
+    (`PublicApi.search_in_process`); a server packs it (`to_pb`)."""
+
+    columns: PackedColumns
+    strategy: str  # one per part searched, distinct ones joined by "+"
+    candidates: int  # objects the filter matched, summed over the parts
+    searched: int  # objects in the indexes the batch used
 
 
 def to_pb(cols: PackedColumns) -> pb.PackedHits:

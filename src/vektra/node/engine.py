@@ -343,6 +343,19 @@ class Engine:
             self._store, coll, flt, limit, offset, order_by, descending, ranges, with_vectors
         )
 
+    def query_decoded(
+        self,
+        name: str,
+        flt: filters.Filter,
+        limit: int,
+        offset: int = 0,
+        order_by: str = "",
+        descending: bool = False,
+    ) -> DecodedObjects:
+        """`query` without vectors, properties decoded (a caller in this process)."""
+        coll = self._colls.get(name)
+        return reads.query_decoded(self._store, coll, flt, limit, offset, order_by, descending)
+
     def search(
         self,
         name: str,

@@ -15,13 +15,14 @@ object); a node of a cluster refuses public writes and schema changes
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 import numpy as np
 
 from vektra.common import filters, packed_hits
 from vektra.common.errors import InvalidArgument
 from vektra.common.limits import Limits
-from vektra.common.packed_hits import DecodedObjects
+from vektra.common.packed_hits import DecodedObjects, PackedSearch
 from vektra.common.pb import schema_from_pb, schema_to_pb, version_to_pb
 from vektra.common.schema import CollectionSchema, VectorSpec
 from vektra.common.validation import (
@@ -35,7 +36,7 @@ from vektra.common.validation import (
 from vektra.common.values import decode_vector, pack
 from vektra.node.engine import Engine
 from vektra.node.records import StoredObject
-from vektra.node.search import PackedSearch, SearchResult
+from vektra.node.search import SearchResult
 from vektra.node.wire import add_stored
 from vektra.v1 import vektra_pb2 as pb
 
@@ -87,8 +88,16 @@ def query_limit(limits: Limits, asked: int) -> int:
     return limit
 
 
-def _plan_pb(found: PackedSearch) -> pb.SearchPlan:
-    return pb.SearchPlan(strategy=found.strategy, candidates=found.candidates)
+_R = TypeVar("_R", pb.SearchResponse, pb.SearchBatchResponse)
+
+
+def _packed_search_pb(response: type[_R], found: PackedSearch) -> _R:
+    """A search's packed hits as `response` (a Search's or a SearchBatch's)."""
+    return response(
+        packed=packed_hits.to_pb(found.columns),
+        coverage=coverage_pb(),
+        plan=pb.SearchPlan(strategy=found.strategy, candidates=found.candidates),
+    )
 
 
 def _one_copy(schema: CollectionSchema) -> CollectionSchema:
@@ -198,34 +207,56 @@ class PublicApi:
         return self._engine.get_decoded(request.collection, ids)
 
     def Search(self, request: pb.SearchRequest) -> pb.SearchResponse:
+        found = self._search_one(request)
+        if isinstance(found, PackedSearch):
+            return _packed_search_pb(pb.SearchResponse, found)
+        return result_pb(found[0], request.include_properties, request.include_vectors)
+
+    def SearchBatch(self, request: pb.SearchBatchRequest) -> pb.SearchBatchResponse:
+        found = self._search_batch(request)
+        if isinstance(found, PackedSearch):
+            return _packed_search_pb(pb.SearchBatchResponse, found)
+        return self._batch_pb(request, found)
+
+    def search_in_process(self, request: pb.SearchRequest) -> pb.SearchResponse | PackedSearch:
+        """`Search` for a caller in this process (the embedded client):
+        checked alike, and packed hits handed over as columns instead of
+        copied into a message for the caller to copy out again."""
+        found = self._search_one(request)
+        if isinstance(found, PackedSearch):
+            return found
+        return result_pb(found[0], request.include_properties, request.include_vectors)
+
+    def search_batch_in_process(
+        self, request: pb.SearchBatchRequest
+    ) -> pb.SearchBatchResponse | PackedSearch:
+        """`SearchBatch` for a caller in this process, as `search_in_process`."""
+        found = self._search_batch(request)
+        if isinstance(found, PackedSearch):
+            return found
+        return self._batch_pb(request, found)
+
+    def _search_one(self, request: pb.SearchRequest) -> PackedSearch | list[SearchResult]:
         schema = self._engine.schema(request.collection)
         spec = resolve_field(schema, request.field)
         validate_search(self._engine.limits, request.k, request.ef)
         vector = decode_vector(request.vector, spec, "vector")
         flt = parse_filter(schema, self._engine.limits, request.filter)
-        found = self._search(request, spec, vector[None, :], flt)
-        if isinstance(found, PackedSearch):
-            return pb.SearchResponse(
-                packed=packed_hits.to_pb(found.columns),
-                coverage=coverage_pb(),
-                plan=_plan_pb(found),
-            )
-        return result_pb(found[0], request.include_properties, request.include_vectors)
+        return self._search(request, spec, vector[None, :], flt)
 
-    def SearchBatch(self, request: pb.SearchBatchRequest) -> pb.SearchBatchResponse:
+    def _search_batch(self, request: pb.SearchBatchRequest) -> PackedSearch | list[SearchResult]:
         schema = self._engine.schema(request.collection)
         spec = resolve_field(schema, request.field)
         limits = self._engine.limits
         validate_search(limits, request.k, request.ef)
         queries = decode_query_rows(request.vectors, request.rows, spec, limits)
         flt = parse_filter(schema, limits, request.filter)
-        found = self._search(request, spec, queries, flt)
-        if isinstance(found, PackedSearch):
-            return pb.SearchBatchResponse(
-                packed=packed_hits.to_pb(found.columns),
-                coverage=coverage_pb(),
-                plan=_plan_pb(found),
-            )
+        return self._search(request, spec, queries, flt)
+
+    @staticmethod
+    def _batch_pb(
+        request: pb.SearchBatchRequest, found: list[SearchResult]
+    ) -> pb.SearchBatchResponse:
         return pb.SearchBatchResponse(
             results=[
                 result_pb(r, request.include_properties, request.include_vectors) for r in found
@@ -251,10 +282,7 @@ class PublicApi:
         return engine.search(name, spec, queries, request.k, request.ef, flt)
 
     def Query(self, request: pb.QueryRequest) -> pb.QueryResponse:
-        schema = self._engine.schema(request.collection)
-        limits = self._engine.limits
-        limit = query_limit(limits, request.limit)
-        flt = parse_filter(schema, limits, request.filter)
+        flt, limit = self._query_checks(request)
         found = self._engine.query(
             request.collection,
             flt,
@@ -270,6 +298,25 @@ class PublicApi:
         else:
             add_stored(response.objects, found)
         return response
+
+    def query_in_process(self, request: pb.QueryRequest) -> pb.QueryResponse | DecodedObjects:
+        """`Query` for a caller in this process, as `get_in_process`: a
+        packed query without vectors answered with its page's objects
+        decoded (`missing`: those deleted since the page was chosen, left
+        out as `Query` leaves them)."""
+        if not request.packed or request.include_vectors:
+            return self.Query(request)
+        flt, limit = self._query_checks(request)
+        return self._engine.query_decoded(
+            request.collection, flt, limit, request.offset, request.order_by, request.descending
+        )
+
+    def _query_checks(self, request: pb.QueryRequest) -> tuple[filters.Filter, int]:
+        """The filter and page size of a query, checked."""
+        schema = self._engine.schema(request.collection)
+        limits = self._engine.limits
+        limit = query_limit(limits, request.limit)
+        return parse_filter(schema, limits, request.filter), limit
 
     def Count(self, request: pb.CountRequest) -> pb.CountResponse:
         schema = self._engine.schema(request.collection)

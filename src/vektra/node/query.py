@@ -15,6 +15,7 @@ import numpy as np
 
 from vektra.common import filters
 from vektra.common.errors import InvalidArgument
+from vektra.common.packed_hits import DecodedObjects
 from vektra.common.schema import PropertySpec
 from vektra.common.values import unpack
 from vektra.node.filter_eval import FilterEvaluator
@@ -31,6 +32,7 @@ __all__ = [
     "get_live",
     "matching",
     "query",
+    "query_decoded",
 ]
 
 
@@ -122,6 +124,38 @@ def query(
     a reply passes them on: properties as stored, vectors only when
     `with_vectors` (`Records.get_stored`). An object deleted since the page
     was chosen is left out."""
+    page = _page(store, coll, flt, limit, offset, order_by, descending, ranges)
+    found = store.records.get_stored(coll.meta, page.ids, with_vectors, page.tokens)
+    return [o for o in found if o is not None and not o.deleted]
+
+
+def query_decoded(
+    store: Store,
+    coll: OpenCollection,
+    flt: filters.Filter,
+    limit: int,
+    offset: int = 0,
+    order_by: str = "",
+    descending: bool = False,
+) -> DecodedObjects:
+    """`query`'s page without vectors, properties decoded, for a caller in
+    this process (`Records.decoded`); `missing` lists the page's objects
+    deleted since it was chosen, which are left out as `query` leaves them."""
+    page = _page(store, coll, flt, limit, offset, order_by, descending, None)
+    return store.records.decoded(coll.meta, page.ids, page.tokens)
+
+
+def _page(
+    store: Store,
+    coll: OpenCollection,
+    flt: filters.Filter,
+    limit: int,
+    offset: int,
+    order_by: str,
+    descending: bool,
+    ranges: Sequence[Span] | None,
+) -> _Page:
+    """The ids (and tokens) of one page of a query."""
     spec = None
     if order_by:
         spec = coll.meta.schema.property(order_by)
@@ -133,11 +167,8 @@ def query(
     if ranges is not None:
         docnos = _in_ranges(coll, docnos, ranges)
     if spec is None:
-        page = _page_by_id(coll, docnos, limit, offset, descending)
-    else:
-        page = _page_by_property(store, coll, docnos, spec, limit, offset, descending)
-    found = store.records.get_stored(coll.meta, page.ids, with_vectors, page.tokens)
-    return [o for o in found if o is not None and not o.deleted]
+        return _page_by_id(coll, docnos, limit, offset, descending)
+    return _page_by_property(store, coll, docnos, spec, limit, offset, descending)
 
 
 def _page_by_property(

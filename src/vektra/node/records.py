@@ -425,13 +425,21 @@ class Records:
                     out.append(StoredObject(object_id, version, False, p.properties, p.vectors))
         return out
 
-    def _raw(self, meta: CollectionMeta, ids: list[str]) -> list[bytes | None]:
+    def _raw(
+        self, meta: CollectionMeta, ids: list[str], tokens: list[int] | None = None
+    ) -> list[bytes | None]:
         """Each id's stored record as bytes (None: never written), in one
-        read transaction, keys hashed in one pass and read through a cursor
-        (its get skips the db argument)."""
+        read transaction, keys hashed in one pass (or made from the ids'
+        `tokens` when the caller has them) and read through a cursor (its
+        get skips the db argument)."""
+        if tokens is None:
+            object_keys = keys.object_keys(meta.no, meta.name, ids)
+        else:
+            no = meta.no
+            object_keys = [keys.object_key(no, t, i) for t, i in zip(tokens, ids, strict=True)]
         with self._env.reader() as txn:
             get = txn.cursor(db=self._objects).get
-            return [get(key) for key in keys.object_keys(meta.no, meta.name, ids)]
+            return [get(key) for key in object_keys]
 
     def columns(
         self, meta: CollectionMeta, ids: list[str], tombstones: bool = False
@@ -457,11 +465,14 @@ class Records:
             missing.append(object_id)
         return RecordColumns(found_ids, versions, deleted, props, missing)
 
-    def decoded(self, meta: CollectionMeta, ids: list[str]) -> DecodedObjects:
+    def decoded(
+        self, meta: CollectionMeta, ids: list[str], tokens: list[int] | None = None
+    ) -> DecodedObjects:
         """The live objects among ids with their properties decoded: a get
-        for a caller in this process (the embedded client), which would
-        decode them anyway. Every record is decoded in one msgpack pass."""
-        raws = self._raw(meta, ids)
+        (or a query's page) for a caller in this process (the embedded
+        client), which would decode them anyway. Every record is decoded in
+        one msgpack pass. `tokens`: the ids' tokens when the caller has them."""
+        raws = self._raw(meta, ids, tokens)
         found = [(i, raw) for i, raw in zip(ids, raws, strict=True) if raw is not None]
         out = DecodedObjects([], [], [], [])
         records = unpack_each([raw for _, raw in found]) if found else []

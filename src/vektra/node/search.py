@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vektra.common import filters
-from vektra.common.packed_hits import PackedColumns
+from vektra.common.packed_hits import PackedColumns, PackedSearch
 from vektra.common.schema import Metric, VectorSpec
 from vektra.node.config import EngineConfig
 from vektra.node.open_collections import OpenCollection
@@ -76,19 +76,6 @@ class _PartRun:
     strategy: Strategy
     candidates: int
     rows: _Rows | None  # None: nothing could match
-
-
-@dataclass(frozen=True, slots=True)
-class PackedSearch:
-    """The hits of a batch as columns, row after row (`common.packed_hits`):
-    what a search returns when nobody needs the records themselves, read
-    from the hit table (`node.hit_table`) without touching LMDB, or only the
-    properties' bytes of each hit when they are asked for."""
-
-    columns: PackedColumns
-    strategy: str
-    candidates: int
-    searched: int
 
 
 @dataclass(frozen=True, slots=True)
