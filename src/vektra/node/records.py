@@ -598,23 +598,23 @@ class Records:
         longer live, or without the field, has a row of zeros. Only each
         record's vectors are decoded (exact scans read these: hnswlib hands
         its own copies back through Python lists, 50 ms per 2,000)."""
+        size = 4 * dim
+        missing = bytes(size)
         rows: list[bytes] = []
-        missing = bytes(4 * dim)
-        found = np.zeros(len(ids), dtype=bool)
-        parts = _PartReader()
-        with self._env.reader() as txn:
-            for row, (tok, object_id) in enumerate(zip(tokens, ids, strict=True)):
-                raw = txn.get(keys.object_key(meta.no, tok, object_id), db=self._objects)
-                data = None if raw is None else parts.vectors(raw).get(field_name)
-                if data is None or len(data) != len(missing):
-                    rows.append(missing)
-                    continue
+        found: list[bool] = []
+        read = _PartReader().vectors
+        for raw in self._raw(meta, ids, tokens):
+            data = None if raw is None else read(raw).get(field_name)
+            if data is not None and len(data) == size:
                 rows.append(data)
-                found[row] = True
+                found.append(True)
+            else:
+                rows.append(missing)
+                found.append(False)
         # One copy for the whole matrix (a row assignment each costs more);
         # read-only, as it stands on the joined bytes.
         out = np.frombuffer(b"".join(rows), dtype=_F32).reshape(len(ids), dim)
-        return found, out
+        return np.array(found, dtype=bool), out
 
     def live_heads(self, meta: CollectionMeta) -> Iterator[tuple[int, str, Version]]:
         """(docno, id, version) of every live object, decoding only the head
