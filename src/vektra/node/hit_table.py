@@ -25,7 +25,7 @@ LMDB stays the truth: the table is rebuilt from the records at start
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,9 +37,9 @@ __all__ = ["HitColumns", "HitTable"]
 _MIN_CAPACITY = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class HitColumns:
-    """Ids and versions of some labels, in their order: of the live ones only."""
+class HitColumns(NamedTuple):
+    """Ids and versions of some labels, in their order: of the live ones
+    only. A tuple: every search and query page makes one."""
 
     live: np.ndarray  # bool, one per label asked for
     ids: list[str]
@@ -74,17 +74,18 @@ class HitTable:
         either wholly in the answer or wholly out of it."""
         ids_arr, versions_arr = self._arrays
         at = labels.astype(np.intp, copy=False)
-        if not len(at) or int(at.max()) < len(ids_arr):
+        try:
             ids = ids_arr[at]
-        else:  # a label past the table: one retired since it grew
+        except IndexError:  # a label past the table: one retired since it grew
             inside = at < len(ids_arr)
             ids = np.full(len(at), None, dtype=object)
             ids[inside] = ids_arr[at[inside]]
-        # Ids are never empty (`common.values.check_id`): truthy means live.
-        live = ids.astype(bool)
         writers = tuple(self._writers)
-        if live.all():  # the common case: no copies by mask
-            return HitColumns(live, ids.tolist(), versions_arr[at], writers)
+        found = ids.tolist()
+        # Ids are never empty (`common.values.check_id`): truthy means live.
+        if all(found):  # the common case: no copies by mask
+            return HitColumns(np.ones(len(found), dtype=bool), found, versions_arr[at], writers)
+        live = ids.astype(bool)
         return HitColumns(live, ids[live].tolist(), versions_arr[at[live]], writers)
 
     # ------------------------------------------------------------ writer only

@@ -22,6 +22,7 @@ class RWLock:
         self._readers = 0
         self._writer = False
         self._writers_waiting = 0
+        self._waiting = 0  # threads in a wait: nobody to wake when none
         self._setting: object = None
 
     def shared(
@@ -40,7 +41,7 @@ class RWLock:
                 or self._writers_waiting
                 or (setting is not None and self._readers and self._setting != setting)
             ):
-                self._cond.wait()
+                self._wait()
             if setting is not None and self._setting != setting:
                 if apply is not None:
                     apply(setting)
@@ -50,8 +51,17 @@ class RWLock:
     def _exit_shared(self) -> None:
         with self._cond:
             self._readers -= 1
-            if not self._readers:
+            # Condition.notify_all is Python code: skipped when nobody waits.
+            if not self._readers and self._waiting:
                 self._cond.notify_all()
+
+    def _wait(self) -> None:
+        """Wait for a change, holding the condition's lock (as its wait)."""
+        self._waiting += 1
+        try:
+            self._cond.wait()
+        finally:
+            self._waiting -= 1
 
     def forget_setting(self) -> None:
         """The thing the setting applies to was replaced (call it holding the
@@ -64,7 +74,7 @@ class RWLock:
             self._writers_waiting += 1
             try:
                 while self._writer or self._readers:
-                    self._cond.wait()
+                    self._wait()
             finally:
                 self._writers_waiting -= 1
             self._writer = True
@@ -73,7 +83,8 @@ class RWLock:
         finally:
             with self._cond:
                 self._writer = False
-                self._cond.notify_all()
+                if self._waiting:
+                    self._cond.notify_all()
 
 
 class _Shared:

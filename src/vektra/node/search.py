@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -71,15 +72,13 @@ class SearchResult:
     searched: int = 0  # objects in the indexes the batch used (the same in every row)
 
 
-@dataclass(frozen=True, slots=True)
-class _PartRun:
+class _PartRun(NamedTuple):  # tuples: made on every search, built faster
     strategy: Strategy
     candidates: int
     rows: _Rows | None  # None: nothing could match
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
+class _Found(NamedTuple):
     labels: list[np.ndarray]  # per row, nearest first
     distances: list[np.ndarray]
     strategy: str
@@ -126,8 +125,11 @@ def search_packed(
     found = _find(store, coll, spec, queries, k, ef, flt, config, parts)
     n_rows = len(found.labels)
     lengths = np.array([len(r) for r in found.labels], dtype=np.int64)
-    labels = np.concatenate(found.labels) if n_rows else np.empty(0, np.uint64)
-    dists = np.concatenate(found.distances) if n_rows else np.empty(0, np.float32)
+    if n_rows == 1:  # a single query: its row is the column
+        labels, dists = found.labels[0], found.distances[0]
+    else:
+        labels = np.concatenate(found.labels) if n_rows else np.empty(0, np.uint64)
+        dists = np.concatenate(found.distances) if n_rows else np.empty(0, np.float32)
     hits = coll.hits.lookup(labels)  # a docno deleted since the index answered: skipped
     keep = hits.live
     ids, versions = hits.ids, hits.versions
@@ -140,7 +142,7 @@ def search_packed(
         ids = [i for i, r in zip(ids, raw, strict=True) if r is not None]
         versions = versions[read]
         props = [r for r in raw if r is not None]
-    if not keep.all():
+    if len(ids) < len(labels):  # some hit was not kept
         rows = np.repeat(np.arange(n_rows), lengths)
         lengths = np.bincount(rows[keep], minlength=n_rows).astype(np.int64)
         dists = dists[keep]
