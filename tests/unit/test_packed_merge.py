@@ -5,6 +5,8 @@ version — on random answers with ties and duplicates."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -91,3 +93,60 @@ def test_an_empty_answer_merges_to_empty_rows() -> None:
     merged = merge([empty, empty], 2, 10)
     assert merged.row_lengths.tolist() == [0, 0] and merged.ids == []
     assert merge([], 2, 10).row_lengths.tolist() == [0, 0]
+
+
+def _nearest_first(rows: int) -> st.SearchStrategy[list[list[pb.Hit]]]:
+    # As hnswlib answers: nearest first, hits at one distance in any order.
+    row = st.lists(_hit, max_size=8, unique_by=lambda h: h.id).map(
+        lambda hs: sorted(hs, key=lambda h: h.distance)
+    )
+    return st.lists(row, min_size=rows, max_size=rows)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(1, 3).flatmap(lambda rows: st.tuples(st.just(rows), _nearest_first(rows))),
+    st.integers(1, 8),
+)
+def test_one_answer_ordered_without_a_merge_is_what_the_merge_gives(
+    case: tuple[int, list[list[pb.Hit]]], k: int
+) -> None:
+    """A router sends one node's answer on unmerged (`as_merged`: ties put
+    in id order) only when it is what the merge gives; rows longer than k
+    are left to the merge."""
+    rows, node = case
+    cols = shard_columns(
+        npb.ShardSearchResponse(results=[pb.SearchResponse(hits=r) for r in node]), rows, "n"
+    )
+    merged = merge([cols], rows, k)
+    got = packed_hits.as_merged(cols, k)
+    if any(len(hits) > k for hits in node):
+        assert got is None
+        return
+    assert got is not None
+    assert got.ids == merged.ids
+    assert got.row_lengths.tolist() == merged.row_lengths.tolist()
+    assert got.distances.tolist() == merged.distances.tolist()
+    assert got.versions.tolist() == merged.versions.tolist()
+    assert got.properties == merged.properties
+    in_order = all(
+        (a.distance, a.id) < (b.distance, b.id) for hits in node for a, b in pairwise(hits)
+    )
+    assert (got is cols) == in_order
+
+
+def test_an_answer_not_nearest_first_is_left_to_the_merge() -> None:
+    def cols(distances: list[float]) -> PackedColumns:
+        n = len(distances)
+        return PackedColumns(
+            [f"o{i}" for i in range(n)],
+            np.asarray(distances, np.float32),
+            np.zeros(n, packed_hits.VERSION_DTYPE),
+            ("w",),
+            np.asarray([n], np.int64),
+            None,
+        )
+
+    assert packed_hits.as_merged(cols([0.5, 0.25]), 10) is None
+    assert packed_hits.as_merged(cols([0.25, float("nan")]), 10) is None
+    assert packed_hits.as_merged(cols([0.25, 0.5]), 10) is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from vektra.common import packed_hits
 from vektra.common.errors import InvalidArgument, Unavailable, VektraError
@@ -89,6 +89,23 @@ def _parts(
         else npb.ShardPart(position=position, ranges=_token_ranges(topo, ranges))
         for position, ranges in sorted(by_position.items())
     ]
+
+
+def _one_part(assignment: RangeAssignment) -> bool:
+    """Whether one node is asked for one replica position (a node alone)."""
+    by_node = assignment.by_node
+    return len(by_node) == 1 and len(next(iter(by_node.values()))) == 1
+
+
+class _Merged(NamedTuple):
+    """A search's merged hits, and the packed message they came in when a
+    single node's answer needed no merging (then sent on as it is)."""
+
+    columns: PackedColumns
+    message: pb.PackedHits | None
+
+    def to_pb(self) -> pb.PackedHits:
+        return packed_hits.to_pb(self.columns) if self.message is None else self.message
 
 
 class Scatter:
@@ -170,12 +187,14 @@ class Scatter:
 
     async def _search_rows(
         self, topo: Topology, batch: pb.SearchBatchRequest, timeout: float
-    ) -> tuple[list[pb.SearchResponse] | PackedColumns, pb.SearchPlan | None, Coverage]:
+    ) -> tuple[list[pb.SearchResponse] | _Merged, pb.SearchPlan | None, Coverage]:
         """Every row's merged hits: as columns (packed: the nodes pack them
         and they are merged with numpy) unless vectors are asked for, when
         they travel one Hit per hit."""
         schema = self._calls.schema(topo, batch.collection)
         assignment = topo.assignment(schema.replication_factor)
+        # One node asked for one position: its answer holds each object once.
+        (alone,) = assignment.by_node if _one_part(assignment) else (None,)
         packed = not batch.include_vectors
         shard_batch = batch
         if packed != batch.packed_hits:
@@ -197,12 +216,17 @@ class Scatter:
         plans += [r.plan for a in answers if not a.HasField("plan") for r in a.results[:1]]
         plan = max(plans, key=lambda p: p.candidates, default=None)
         if packed:
-            merged = merge_packed(
-                [shard_columns(a, batch.rows, n) for a, n in zip(answers, nodes, strict=True)],
-                batch.rows,
-                batch.k,
-            )
-            newest = merged.newest()
+            columns = [shard_columns(a, batch.rows, n) for a, n in zip(answers, nodes, strict=True)]
+            alone_merged = None
+            if nodes == [alone] and answers[0].HasField("packed"):
+                alone_merged = packed_hits.as_merged(columns[0], batch.k)
+            if alone_merged is None:
+                merged = _Merged(merge_packed(columns, batch.rows, batch.k), None)
+            elif alone_merged is columns[0]:  # in merged order: on as it came
+                merged = _Merged(alone_merged, answers[0].packed)
+            else:
+                merged = _Merged(alone_merged, None)
+            newest = merged.columns.newest()
             if newest is not None:
                 self._clock.observe(Version(newest[0], newest[1], ""))
             return merged, plan, coverage
@@ -240,13 +264,11 @@ class Scatter:
                 packed_hits=request.packed_hits,
             )
             rows, plan, coverage = await self._search_rows(topo, batch, timeout)
-            if not isinstance(rows, PackedColumns):
+            if not isinstance(rows, _Merged):
                 return rows[0]
             if request.packed_hits:
-                return pb.SearchResponse(
-                    packed=packed_hits.to_pb(rows), coverage=coverage.to_pb(), plan=plan
-                )
-            (hits,) = hit_rows(rows)
+                return pb.SearchResponse(packed=rows.to_pb(), coverage=coverage.to_pb(), plan=plan)
+            (hits,) = hit_rows(rows.columns)
             return pb.SearchResponse(hits=hits, coverage=coverage.to_pb(), plan=plan)
 
         return await self._calls.routed(run)
@@ -261,16 +283,16 @@ class Scatter:
             decode_query_rows(request.vectors, request.rows, spec, self._limits)
             parse_filter(schema, self._limits, request.filter)
             rows, plan, coverage = await self._search_rows(topo, request, timeout)
-            if not isinstance(rows, PackedColumns):
+            if not isinstance(rows, _Merged):
                 return pb.SearchBatchResponse(results=rows, coverage=coverage.to_pb())
             if request.packed_hits:
                 return pb.SearchBatchResponse(
-                    packed=packed_hits.to_pb(rows), coverage=coverage.to_pb(), plan=plan
+                    packed=rows.to_pb(), coverage=coverage.to_pb(), plan=plan
                 )
             return pb.SearchBatchResponse(
                 results=[
                     pb.SearchResponse(hits=hits, coverage=coverage.to_pb(), plan=plan)
-                    for hits in hit_rows(rows)
+                    for hits in hit_rows(rows.columns)
                 ],
                 coverage=coverage.to_pb(),
             )
