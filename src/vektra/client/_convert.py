@@ -355,9 +355,9 @@ def search_batch_from_proto(
     """One result per query row (`rows` of them, when known), whichever form
     the server sent (or an engine in this process handed over)."""
     if isinstance(msg, packed_hits.PackedSearch):
-        found = _in_process_plan(msg)
+        engine_plan = _in_process_plan(msg)
         return [
-            SearchResult(hits=h, coverage=_IN_PROCESS, plan=found)
+            SearchResult(hits=h, coverage=_IN_PROCESS, plan=engine_plan)
             for h in _packed_rows(msg.columns)
         ]
     batch_coverage = _coverage_of(msg)

@@ -168,11 +168,14 @@ def as_merged(cols: PackedColumns, k: int) -> PackedColumns | None:
     # row in ten on real embeddings (duplicate texts), a few hits each.
     ids = cols.ids
     order = list(range(len(d)))
+    moved = False
     at = np.flatnonzero(tied)
     for run in np.split(at, np.flatnonzero(np.diff(at) > 1) + 1):
         lo, hi = int(run[0]), int(run[-1]) + 2
-        order[lo:hi] = sorted(order[lo:hi], key=ids.__getitem__)
-    if order == sorted(order):
+        by_id = sorted(order[lo:hi], key=ids.__getitem__)
+        moved |= by_id != order[lo:hi]
+        order[lo:hi] = by_id
+    if not moved:
         return cols
     return PackedColumns(
         ids=[ids[i] for i in order],
