@@ -12,8 +12,11 @@ Reads give sets of docnos; `node.filter_eval` combines them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from vektra.common.schema import CollectionSchema, PropertyType
 from vektra.node import keys
@@ -91,18 +94,11 @@ class PropertyIndex:
     ) -> set[int]:
         """Docnos whose index entry is exactly `value` (or any, for TAG_PRESENT)."""
         prefix = keys.pidx_prefix(meta.no, prop_no, tag) + value
+        found = self._keys_between(prefix, _successor(prefix))
         want = len(prefix) + keys.DOCNO_BYTES
-        out: set[int] = set()
-        with self._env.reader() as txn:
-            cur = txn.cursor(db=self._db)
-            if not cur.set_range(prefix):
-                return out
-            for k in cur.iternext(keys=True, values=False):
-                if not k.startswith(prefix):
-                    break
-                if len(k) == want:  # exactly this value, not a longer one
-                    out.add(keys.docno_of(k))
-        return out
+        if set(map(len, found)) - {want}:
+            found = [k for k in found if len(k) == want]  # exactly this value, not a longer one
+        return _docnos_ending(found)
 
     def range(
         self,
@@ -114,18 +110,42 @@ class PropertyIndex:
     ) -> set[int]:
         """Docnos with an 8-byte value encoding in [lo, hi] (or [lo, hi))."""
         prefix = keys.pidx_prefix(meta.no, prop_no, keys.TAG_VALUE)
-        n = len(prefix)
-        out: set[int] = set()
+        if hi is None:
+            end = _successor(prefix)
+        elif hi_inclusive:
+            end = _successor(prefix + hi)
+        else:
+            end = prefix + hi
+        return _docnos_ending(self._keys_between(prefix + (lo or b""), end))
+
+    def _keys_between(self, start: bytes, end: bytes) -> list[bytes]:
+        """The index's keys k with start <= k < end, in order. The cursor's
+        iterator and bytes' own comparison run in C: no Python call per key
+        (a 10% filter reads thousands)."""
         with self._env.reader() as txn:
             cur = txn.cursor(db=self._db)
-            if not cur.set_range(prefix + (lo or b"")):
-                return out
-            for k in cur.iternext(keys=True, values=False):
-                if not k.startswith(prefix):
-                    break
-                if hi is not None:
-                    v = k[n : n + 8]
-                    if v > hi or (v == hi and not hi_inclusive):
-                        break
-                out.add(keys.docno_of(k))
-        return out
+            if not cur.set_range(start):
+                return []
+            return list(itertools.takewhile(end.__gt__, cur.iternext(keys=True, values=False)))
+
+
+def _successor(prefix: bytes) -> bytes:
+    """The least key above every key that starts with `prefix`."""
+    stem = prefix.rstrip(b"\xff")
+    assert stem, "every key prefix starts with a collection number below 0xffffffff"
+    return stem[:-1] + bytes([stem[-1] + 1])
+
+
+def _docnos_ending(found: list[bytes]) -> set[int]:
+    """The docnos that end these keys (their last 8 bytes), decoded in one
+    numpy pass."""
+    if not found:
+        return set()
+    sizes = set(map(len, found))
+    if len(sizes) == 1:
+        size = sizes.pop()
+        rows = np.dtype([("head", f"V{size - keys.DOCNO_BYTES}"), ("docno", ">u8")])
+        docnos = np.frombuffer(b"".join(found), dtype=rows)["docno"]
+    else:
+        docnos = np.frombuffer(b"".join(k[-keys.DOCNO_BYTES :] for k in found), dtype=">u8")
+    return set(docnos.tolist())
