@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vektra.node.arrays import take_or
+
 __all__ = ["ABSENT", "DocTable"]
 
 _MIN_CAPACITY = 1024
@@ -46,13 +48,13 @@ class DocTable:
         """uint64 token of each docno (0 for one the table does not know:
         ask `known`)."""
         tokens, _ = self._arrays
-        return _take(tokens, docnos, 0)
+        return take_or(tokens, docnos, 0)
 
     def positions_of(self, docnos: np.ndarray) -> np.ndarray:
         """int8 position of each docno: placement.NO_POSITION for a live docno this node
         is not a replica of, ABSENT for one not live (or not known yet)."""
         _, positions = self._arrays
-        return _take(positions, docnos, ABSENT)
+        return take_or(positions, docnos, ABSENT)
 
     def known(self, docnos: np.ndarray) -> np.ndarray:
         """Which docnos the table holds as live (bool)."""
@@ -98,15 +100,3 @@ class DocTable:
         new_tokens[: len(tokens)] = tokens
         new_positions[: len(positions)] = positions
         self._arrays = (new_tokens, new_positions)
-
-
-def _take(values: np.ndarray, docnos: np.ndarray, missing: int) -> np.ndarray:
-    """values[docnos], `missing` for docnos beyond the array."""
-    at = docnos.astype(np.int64, copy=False)
-    inside = at < len(values)
-    if inside.all():
-        out: np.ndarray = values[at]
-        return out
-    out = np.full(len(at), missing, dtype=values.dtype)
-    out[inside] = values[at[inside]]
-    return out

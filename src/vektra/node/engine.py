@@ -59,6 +59,7 @@ from vektra.node.repartition import repartition
 from vektra.node.search import PackedSearch, SearchPart, SearchResult
 from vektra.node.store import Store
 from vektra.node.token_ranges import Span
+from vektra.node.vector_rows import use_scratch_dir
 
 __all__ = ["Engine"]
 
@@ -81,6 +82,9 @@ class Engine:
             node_id=config.node_id,
         )
         self.node_id = self._store.node_id
+        # The HNSW graphs' row files (node.vector_rows), on the data's file
+        # system; made once the store holds the data directory's lock.
+        use_scratch_dir(config.data_dir / "scratch")
         self.clock = HybridClock(self.node_id)
         self.clock.observe(self._store.records.high_version())
         self._write_lock = threading.RLock()

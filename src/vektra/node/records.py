@@ -230,17 +230,6 @@ class _PartReader:
         head.skip()  # vectors
         return version, deleted, raw[start:end]
 
-    def vectors(self, raw: bytes) -> dict[str, bytes]:
-        """Only the record's vectors (a tombstone's: none), the rest skipped
-        undecoded: an exact scan reads thousands of these per search."""
-        head = self._head
-        head.feed(raw)
-        head.read_array_header()
-        for _ in range(4):  # version, deleted, docno, properties
-            head.skip()
-        found: dict[str, bytes] = head.unpack()
-        return found
-
 
 def _vector_bytes(vectors: dict[str, np.ndarray]) -> dict[str, bytes]:
     return {name: v.astype(_F32, copy=False).tobytes() for name, v in vectors.items()}
@@ -589,32 +578,6 @@ class Records:
                     Entry(keys.split_object_key(k)[2], Version.from_tuple(p.version), p.deleted)
                 )
         return out
-
-    def vectors(
-        self, meta: CollectionMeta, tokens: list[int], ids: list[str], field_name: str, dim: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The stored `field_name` vectors of live objects, as one read-only
-        float32 matrix (len(ids) x dim), and which rows were found (bool): an id no
-        longer live, or without the field, has a row of zeros. Only each
-        record's vectors are decoded (exact scans read these: hnswlib hands
-        its own copies back through Python lists, 50 ms per 2,000)."""
-        size = 4 * dim
-        missing = bytes(size)
-        rows: list[bytes] = []
-        found: list[bool] = []
-        read = _PartReader().vectors
-        for raw in self._raw(meta, ids, tokens):
-            data = None if raw is None else read(raw).get(field_name)
-            if data is not None and len(data) == size:
-                rows.append(data)
-                found.append(True)
-            else:
-                rows.append(missing)
-                found.append(False)
-        # One copy for the whole matrix (a row assignment each costs more);
-        # read-only, as it stands on the joined bytes.
-        out = np.frombuffer(b"".join(rows), dtype=_F32).reshape(len(ids), dim)
-        return np.array(found, dtype=bool), out
 
     def live_heads(self, meta: CollectionMeta) -> Iterator[tuple[int, str, Version]]:
         """(docno, id, version) of every live object, decoding only the head

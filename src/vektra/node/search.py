@@ -29,7 +29,7 @@ import numpy as np
 
 from vektra.common import filters
 from vektra.common.packed_hits import PackedColumns, PackedSearch
-from vektra.common.schema import Metric, VectorSpec
+from vektra.common.schema import VectorSpec
 from vektra.node.config import EngineConfig
 from vektra.node.open_collections import OpenCollection
 from vektra.node.query import matching
@@ -46,7 +46,6 @@ _Rows = tuple[list[np.ndarray], list[np.ndarray]]
 # Which of an array of labels a part keeps (same shape, bool).
 _Keep = Callable[[np.ndarray], np.ndarray]
 # The labels still live of some labels, and their vectors as the index holds them.
-_Read = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +218,7 @@ def _search_part(
     if strategy is Strategy.EMPTY:
         return _PartRun(strategy, 0, None)
     keep = _keep(coll, part, matched)
-    read = _stored_vectors(store, coll, index.spec)
-    strategy, rows = _run(strategy, index, candidates, keep, read, queries, min(k, n), ef)
+    strategy, rows = _run(strategy, index, candidates, keep, queries, min(k, n), ef)
     return _PartRun(strategy, n, rows)
 
 
@@ -233,7 +231,7 @@ def _candidates(
     field are not in it), as its matches are listed anyway. By ranges alone
     they are every object of the position in the ranges, an upper bound that
     plans the search without a Python pass over the index; an exact scan
-    narrows its pool itself (`_pool`)."""
+    narrows its pool itself (`VectorIndex.stored`)."""
     if part.ranges is None and matched is None:
         return None
     if matched is None:
@@ -273,7 +271,6 @@ def _run(
     index: VectorIndex,
     candidates: np.ndarray | None,
     keep: _Keep,
-    read: _Read,
     queries: np.ndarray,
     k: int,
     ef: int,
@@ -281,7 +278,7 @@ def _run(
     """Labels and distances by `strategy`, or by an exact scan when HNSW cannot
     find k (hnswlib raises RuntimeError then)."""
     if strategy is Strategy.EXACT:
-        return strategy, _exact(read, index.spec, _pool(index, candidates), queries, k)
+        return strategy, _exact(index, candidates, queries, k)
     try:
         match strategy:
             case Strategy.HNSW:
@@ -295,18 +292,8 @@ def _run(
                 assert candidates is not None
                 return strategy, _post_filter(index, len(candidates), keep, queries, k, ef)
     except RuntimeError:
-        return Strategy.EXACT_FALLBACK, _exact(
-            read, index.spec, _pool(index, candidates), queries, k
-        )
+        return Strategy.EXACT_FALLBACK, _exact(index, candidates, queries, k)
     raise AssertionError(strategy)
-
-
-def _pool(index: VectorIndex, candidates: np.ndarray | None) -> np.ndarray:
-    """The labels an exact scan reads: the candidates that are in the index."""
-    # Listing every live label costs a copy of the set: only exact scans need it.
-    if candidates is None:
-        return np.fromiter(index.live_labels(), dtype=np.uint64)
-    return index.live_among(candidates)
 
 
 def _hits(records: dict[int, Record | None], labels: np.ndarray, dists: np.ndarray) -> list[Hit]:
@@ -315,30 +302,12 @@ def _hits(records: dict[int, Record | None], labels: np.ndarray, dists: np.ndarr
     return [Hit(rec, d) for rec, d in found if rec is not None]
 
 
-def _stored_vectors(store: Store, coll: OpenCollection, spec: VectorSpec) -> _Read:
-    """Reads labels' vectors from the store, as hnswlib holds them
-    (normalized for cosine): the labels still live, and their vectors."""
-
-    def read(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hits = coll.hits.lookup(labels)
-        labels, ids = labels[hits.live], hits.ids
-        tokens = coll.docs.tokens_of(labels).tolist()
-        read_ok, stored = store.records.vectors(coll.meta, tokens, ids, spec.name, spec.dim)
-        if not read_ok.all():  # deleted or changed since listed
-            labels, stored = labels[read_ok], stored[read_ok]
-        if spec.metric is Metric.COSINE:
-            # einsum, not np.linalg.norm: a quarter of the time on float32.
-            norms = np.sqrt(np.einsum("ij,ij->i", stored, stored))[:, None]
-            norms[norms == 0] = 1  # none stored (cosine refuses zero vectors)
-            stored = stored / norms
-        return labels, stored
-
-    return read
-
-
-def _exact(read: _Read, spec: VectorSpec, labels: np.ndarray, queries: np.ndarray, k: int) -> _Rows:
-    # Labels deleted since they were listed are skipped (`read` keeps the live).
-    labels, stored = read(labels)
+def _exact(index: VectorIndex, candidates: np.ndarray | None, queries: np.ndarray, k: int) -> _Rows:
+    """The k nearest of the candidates the index holds (None: of all it
+    holds), by distance to every stored vector; candidates dropped since
+    they were listed are not among them."""
+    spec = index.spec
+    labels, stored = index.stored(candidates)
     out_l, out_d = [], []
     for q in queries:
         d = exact_distances(spec.metric, stored, q.astype(np.float32, copy=False))

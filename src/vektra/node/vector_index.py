@@ -272,6 +272,20 @@ class VectorIndex:
                 held |= g.held(docnos)
         return docnos[held]
 
+    def stored(self, docnos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Of `docnos` (uint64; None: every live one), those the index holds
+        and their stored vectors (normalized for cosine), read together
+        under the lock: what an exact scan ranks."""
+        with self._lock.shared():
+            if docnos is None:
+                parts = [g.live() for g in self._graphs]
+            else:
+                docnos = np.asarray(docnos, dtype=np.uint64)
+                parts = [g.stored(docnos) for g in self._graphs]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
     def knn(
         self,
         queries: np.ndarray,
