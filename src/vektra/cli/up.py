@@ -28,6 +28,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import os
 import signal
 import socket
 import sys
@@ -302,12 +303,33 @@ class LocalCluster:
 
 @contextlib.contextmanager
 def _stop_signals(stop: threading.Event) -> Iterator[None]:
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    """Stop signals set `stop`, by way of a relay thread. A handler runs in
+    the main thread between two bytecodes, which may be inside `stop.wait()`
+    holding the Event's lock; that lock is not reentrant, so a handler that
+    set the Event itself would wait for it forever. The handler only writes
+    a byte to a pipe (a system call, no lock), and the relay sets the Event."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+
+    def relay() -> None:
+        while os.read(read_end, 1) == b"s":
+            stop.set()
+
+    def on_signal(signum: int, frame: object) -> None:
+        with contextlib.suppress(BlockingIOError):  # a full pipe: a stop is pending anyway
+            os.write(write_end, b"s")
+
+    relay_thread = threading.Thread(target=relay, name="vektra-up-signals", daemon=True)
+    relay_thread.start()
+    previous = {sig: signal.signal(sig, on_signal) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        os.close(write_end)  # the relay reads the end of the pipe and returns
+        relay_thread.join()
+        os.close(read_end)
 
 
 def _lock(data_dir: Path) -> IO[str]:
