@@ -75,8 +75,9 @@ def test_a_graphs_rows_are_its_vectors_as_hnswlib_holds_them(metric: Metric) -> 
 
 
 def test_a_loaded_graph_reads_its_rows_from_the_saved_file(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(hnsw_graph, "_LOAD_CHUNK", 97)  # several chunks, the last one short
     spec = VectorSpec("v", DIM, Metric.COSINE)
     graph = Graph.empty(spec)
     docnos = np.arange(10, 1310, dtype=np.uint64)
@@ -103,7 +104,7 @@ def test_a_saved_file_it_cannot_read_falls_back_to_hnswlib(
     graph.add(docnos, vectors)
     path = str(tmp_path / "g.hnsw")
     max_elements, live, labels = graph.save(path)
-    monkeypatch.setattr(hnsw_graph, "_saved_level0", lambda *_: (None, None))
+    monkeypatch.setattr(hnsw_graph, "_saved_level0", lambda *_: None)
     with caplog.at_level(logging.WARNING):
         loaded = Graph.load(spec, path, max_elements, live, labels)
     assert "read through hnswlib" in caplog.text
@@ -122,10 +123,12 @@ def test_a_saved_layout_that_disagrees_with_hnswlib_is_not_trusted(
     max_elements, live, labels = graph.save(path)
     real = hnsw_graph._saved_level0
 
-    def shifted(*args: object) -> tuple[np.ndarray | None, np.ndarray | None]:
-        got_labels, got = real(*args)  # type: ignore[arg-type]
-        assert got is not None
-        return got_labels, got + 1.0
+    def shifted(*args: object) -> np.ndarray:
+        level0 = real(*args)  # type: ignore[arg-type]
+        assert level0 is not None
+        wrong = np.array(level0)
+        wrong["vector"] += 1.0
+        return wrong
 
     monkeypatch.setattr(hnsw_graph, "_saved_level0", shifted)
     loaded = Graph.load(spec, path, max_elements, live, labels)

@@ -62,6 +62,8 @@ _SAVED_HEADER = np.dtype(
 )
 # Labels whose vectors a loaded graph checks against hnswlib's own copies.
 _SPOT_CHECKS = 16
+# Saved vectors copied into a loaded graph's rows at a time.
+_LOAD_CHUNK = 65536
 
 
 class Graph:
@@ -273,11 +275,16 @@ def _saved_rows(spec: VectorSpec, index: hnswlib.Index, path: str, live: np.ndar
     out no deleted label's vector)."""
     count = int(index.get_current_count())
     rows = VectorRows(spec.dim, int(index.get_max_elements()))
-    labels, vectors = _saved_level0(spec, path, count)
-    if labels is not None and vectors is not None:
+    level0 = _saved_level0(spec, path, count)
+    if level0 is not None:
+        labels = np.array(level0["label"])
         picks = np.linspace(0, len(live) - 1, min(len(live), _SPOT_CHECKS)).astype(np.intp)
-        if _matches(index, live[picks], labels, vectors):
-            rows.put(labels, vectors)
+        if _matches(index, live[picks], labels, level0):
+            # A chunk at a time: a million vectors copied at once would
+            # double the memory the load needs for a moment.
+            for start in range(0, count, _LOAD_CHUNK):
+                part = slice(start, start + _LOAD_CHUNK)
+                rows.put(labels[part], np.array(level0["vector"][part]))
             return rows
     log.warning("graph %s: vectors read through hnswlib (saved layout not recognised)", path)
     for start in range(0, len(live), 4096):
@@ -286,18 +293,16 @@ def _saved_rows(spec: VectorSpec, index: hnswlib.Index, path: str, live: np.ndar
     return rows
 
 
-def _saved_level0(
-    spec: VectorSpec, path: str, count: int
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(labels, vectors) by internal id from a saved index, mapped from the
-    file; (None, None) when its header does not describe `count` elements
-    of this dimension."""
+def _saved_level0(spec: VectorSpec, path: str, count: int) -> np.ndarray | None:
+    """The level-0 blocks of a saved index by internal id, mapped from the
+    file as records of (vector, label); None when its header does not
+    describe `count` elements of this dimension."""
     try:
         header = np.fromfile(path, dtype=_SAVED_HEADER, count=1)
     except (OSError, ValueError):
-        return None, None
+        return None
     if len(header) != 1:
-        return None, None
+        return None
     h = header[0]
     size, data, label = int(h["size_per_element"]), int(h["offset_data"]), int(h["label_offset"])
     vector_bytes = 4 * spec.dim
@@ -307,7 +312,7 @@ def _saved_level0(
         or size != label + 8
         or os.path.getsize(path) < _SAVED_HEADER.itemsize + count * size
     ):
-        return None, None
+        return None
     block = np.dtype(
         {
             "names": ["vector", "label"],
@@ -316,12 +321,13 @@ def _saved_level0(
             "itemsize": size,
         }
     )
-    level0 = np.memmap(path, dtype=block, mode="r", offset=_SAVED_HEADER.itemsize, shape=(count,))
-    return np.array(level0["label"]), np.array(level0["vector"])
+    if not count:
+        return np.zeros(0, dtype=block)
+    return np.memmap(path, dtype=block, mode="r", offset=_SAVED_HEADER.itemsize, shape=(count,))
 
 
 def _matches(
-    index: hnswlib.Index, sample: np.ndarray, labels: np.ndarray, vectors: np.ndarray
+    index: hnswlib.Index, sample: np.ndarray, labels: np.ndarray, level0: np.ndarray
 ) -> bool:
     if not len(sample):
         return True
@@ -329,7 +335,7 @@ def _matches(
     if not all(int(x) in row_of for x in sample.tolist()):
         return False
     theirs = np.asarray(index.get_items(sample, return_type="numpy"), dtype=np.float32)
-    ours = vectors[[row_of[int(x)] for x in sample.tolist()]]
+    ours = level0["vector"][[row_of[int(x)] for x in sample.tolist()]]
     return bool(np.array_equal(theirs, ours))
 
 
