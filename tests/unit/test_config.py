@@ -61,3 +61,16 @@ def test_node_config_and_serve_import_no_server_libraries(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "", f"{module} imported {done.stdout.strip()}"
+
+
+def test_a_node_process_runs_blas_on_one_thread() -> None:
+    """`vektra serve node` limits numpy's BLAS to one thread (its spinning
+    threads cost a node more CPU than the products they speed up)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from vektra.node.serve import limit_blas_threads
+
+    with threadpool_limits(limits=None):  # restores the caller's limits afterwards
+        limit_blas_threads()
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
