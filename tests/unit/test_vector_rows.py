@@ -201,3 +201,22 @@ def test_rows_files_live_in_the_nodes_scratch_directory(tmp_path: Path) -> None:
     ours = [p for p in linked if p.startswith(str(scratch / "rows-"))]
     assert ours and all(p.endswith("(deleted)") for p in ours)
     e.close()
+
+
+def test_a_row_file_removed_by_another_engine_before_its_unlink_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two engines of one process opening one directory: the second one's
+    clean-up may remove a row file between its creation and its unlink."""
+    vector_rows.use_scratch_dir(tmp_path / "scratch")
+    real = vector_rows.tempfile.mkstemp
+
+    def raced(*args: object, **kwargs: object) -> tuple[int, str]:
+        fd, name = real(*args, **kwargs)  # type: ignore[call-overload]
+        vector_rows.use_scratch_dir(tmp_path / "scratch")  # the other engine opens
+        return fd, name
+
+    monkeypatch.setattr(vector_rows.tempfile, "mkstemp", raced)
+    rows = VectorRows(DIM)
+    rows.write(0, np.ones((3, DIM), dtype=np.float32))
+    assert np.array_equal(rows.take(np.asarray([2])), np.ones((1, DIM), dtype=np.float32))

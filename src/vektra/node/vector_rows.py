@@ -22,6 +22,7 @@ and growth exclusive, reads shared).
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import tempfile
@@ -51,7 +52,10 @@ def use_scratch_dir(path: Path) -> None:
 def _open_unlinked() -> int:
     where = _scratch if _scratch is not None and _scratch.is_dir() else None
     fd, name = tempfile.mkstemp(prefix="rows-", dir=where)
-    os.unlink(name)
+    # Another engine in this process opening the same directory may have
+    # removed it already (`use_scratch_dir`): unlinked either way.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
     return fd
 
 
