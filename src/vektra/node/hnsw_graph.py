@@ -329,14 +329,17 @@ def _saved_level0(spec: VectorSpec, path: str, count: int) -> np.ndarray | None:
 def _matches(
     index: hnswlib.Index, sample: np.ndarray, labels: np.ndarray, level0: np.ndarray
 ) -> bool:
+    """Whether the saved vectors of `sample` (labels) are hnswlib's own."""
     if not len(sample):
         return True
-    row_of = {x: i for i, x in enumerate(labels.tolist())}
-    if not all(int(x) in row_of for x in sample.tolist()):
-        return False
+    order = np.argsort(labels, kind="stable")
+    at = np.searchsorted(labels[order], sample)
+    if np.any(at >= len(labels)) or not np.array_equal(
+        labels[order[np.minimum(at, len(labels) - 1)]], sample
+    ):
+        return False  # a sampled label is not in the saved blocks
     theirs = np.asarray(index.get_items(sample, return_type="numpy"), dtype=np.float32)
-    ours = level0["vector"][[row_of[int(x)] for x in sample.tolist()]]
-    return bool(np.array_equal(theirs, ours))
+    return bool(np.array_equal(theirs, level0["vector"][order[at]]))
 
 
 def _empty(rows: int) -> tuple[np.ndarray, np.ndarray]:

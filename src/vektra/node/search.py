@@ -45,7 +45,6 @@ __all__ = ["Hit", "PackedSearch", "SearchPart", "SearchResult", "search", "searc
 _Rows = tuple[list[np.ndarray], list[np.ndarray]]
 # Which of an array of labels a part keeps (same shape, bool).
 _Keep = Callable[[np.ndarray], np.ndarray]
-# The labels still live of some labels, and their vectors as the index holds them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +187,13 @@ def _find(
             continue  # no vector at this position yet
         live = index.live_count
         searched += live
-        runs.append(_search_part(store, coll, index, live, part, matched, queries, k, ef, config))
+        runs.append(_search_part(coll, index, live, part, matched, queries, k, ef, config))
     labels, dists = _merge([r.rows for r in runs if r.rows is not None], len(queries), k)
     strategy = "+".join(dict.fromkeys(r.strategy.value for r in runs)) or Strategy.EMPTY.value
     return _Found(labels, dists, strategy, sum(r.candidates for r in runs), searched)
 
 
 def _search_part(
-    store: Store,
     coll: OpenCollection,
     index: VectorIndex,
     live: int,  # index.live_count, read once by the caller
