@@ -470,6 +470,60 @@ def _epoch_of(cluster: Cluster, i: int) -> int:
         return int(stub.NodeInfo(npb.NodeInfoRequest(), timeout=5).epoch)
 
 
+def test_a_write_a_node_refused_as_routed_by_an_old_map_leaves_no_hints(
+    tmp_path: Path,
+) -> None:
+    """A CI run of the stand-in scenario: a delete routed by the map before
+    the one a node was already at was refused by that node as stale and
+    taken by the other replica, which was told to keep a hint for it. The
+    hint made the coordinator mark the node RECOVERING, then ACTIVE again
+    (two new epochs), and the retried delete failed with FAILED_PRECONDITION
+    "cluster map changed during the call". Now a stale refusal leaves no
+    hint (the write goes again by the newer map) and no member changes state."""
+    with (
+        Cluster(tmp_path, nodes=3, rf=2, failpoints=True) as cluster,
+        cluster.client(timeout_s=20) as client,
+    ):
+        w = _writer(client, History())
+        w.upsert(_ids(0, 20), _vectors(20), consistency="all")
+        epoch = cluster.map().epoch
+        assert cluster.coordinator is not None
+        log = cluster.coordinator.log_path
+        logged = len(log.read_text(errors="replace"))
+        # node-0 and node-1 take the next map; node-2's copy is held, and with
+        # it the publication to the router, which keeps routing by the old one.
+        held = cluster.faults("node-2").hold(SET_EPOCH, caller="coordinator")
+        create = threading.Thread(
+            target=lambda: client.create_collection("other", vectors={"v": {"dim": 4}})
+        )
+        create.start()
+        cluster.wait_until(lambda: _epoch_of(cluster, 1) > epoch, 30, "node-1 has the new map")
+        ids = [i for i in _ids(100, 200) if "node-2" in cluster.replicas("docs", i)][:30]
+        outcome: dict[str, object] = {}
+
+        def upsert() -> None:
+            try:
+                outcome["result"] = w.upsert(ids, _vectors(len(ids), 5))
+            except Exception as exc:
+                outcome["error"] = exc
+
+        writer = threading.Thread(target=upsert)
+        writer.start()
+        # node-2 takes its copies by the old map; node-0 and node-1 refuse it.
+        cluster.wait_until(
+            lambda: set(ids) <= set(cluster.records(2, "docs")), 30, "node-2 took the write"
+        )
+        held.remove()
+        writer.join(30)
+        create.join(30)
+        assert "error" not in outcome, outcome
+        _settled(cluster, w)
+        assert cluster.map().epoch == epoch + 1, "only the new collection changed the map"
+        since = log.read_text(errors="replace")[logged:]
+        assert "recovering" not in since, since
+        assert sum(h.hints for i in range(3) for h in cluster.node_info(i).hints) == 0
+
+
 def test_a_node_a_moment_ahead_of_the_routers_is_waited_for(tmp_path: Path) -> None:
     """The coordinator gives the nodes a new map before the routers. A call
     routed in between meets a node at a newer epoch than any router knows:

@@ -15,7 +15,6 @@ import grpc
 from vektra.common.channels import NodeChannels
 from vektra.common.errors import (
     DeadlineExceeded,
-    FailedPrecondition,
     NotFound,
     Unavailable,
     VektraError,
@@ -43,7 +42,8 @@ class Stale(Exception):
 
 
 _AT_EPOCH = re.compile(r"at epoch (\d+)")
-_MAP_WAIT_S = 5.0  # at most, for the coordinator to publish what a node has
+_MAP_WAIT_S = 5.0  # at most, for the coordinator to publish what nodes have
+_MAP_TRIES = 4  # maps one call is routed by before it gives up (UNAVAILABLE)
 
 
 def client_error(errors: dict[str, VektraError]) -> VektraError | None:
@@ -75,15 +75,27 @@ class NodeCalls:
         return self._budget_s if remaining is None else max(0.0, min(remaining, self._budget_s))
 
     async def routed(self, fn: Callable[[Topology], Awaitable[T]]) -> T:
-        """Run with the current map; once more with a fresh one if a node says it is stale."""
-        try:
-            return await fn(self.maps.current())
-        except Stale as stale:
-            topo = await self.maps.wait_for(stale.node_epoch, _MAP_WAIT_S)
+        """Run with the current map; again with a fresh one each time a node
+        says it is stale, up to `_MAP_TRIES` maps. A map that keeps changing
+        under the call (a returning node goes RECOVERING and ACTIVE again
+        within a second) is the cluster's churn, not the caller's mistake:
+        the call ends UNAVAILABLE, which clients retry, never acknowledged."""
+        loop = asyncio.get_running_loop()
+        wait_until = loop.time() + _MAP_WAIT_S  # for all the maps together
+        topo = self.maps.current()
+        tried: list[int] = []
+        while True:
+            tried.append(topo.epoch)
             try:
                 return await fn(topo)
-            except Stale as exc:
-                raise FailedPrecondition(f"cluster map changed during the call: {exc}") from None
+            except Stale as stale:
+                if len(tried) >= _MAP_TRIES:
+                    raise Unavailable(
+                        "the cluster map kept changing during the call (routed by epochs "
+                        f"{', '.join(map(str, tried))}; {stale}); retry"
+                    ) from None
+                wanted = max(stale.node_epoch, topo.epoch + 1)
+                topo = await self.maps.wait_for(wanted, max(0.0, wait_until - loop.time()))
 
     async def call(
         self, topo: Topology, node: str, method: str, request: Any, timeout: float

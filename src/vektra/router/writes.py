@@ -4,7 +4,9 @@ stand-ins, as hints) at the requested consistency level, as
 
 The write returns as soon as its level is met; the calls to the other
 replicas go on in the background, and a replica that fails gets a hint kept
-for it by one that applied the write. A replica that holds a newer version
+for it by one that applied the write. A replica that refuses the map the
+write was routed by as stale gets none: the write goes again, by the newer
+map, to the replicas that map names. A replica that holds a newer version
 than the write's (another router's clock is ahead) makes the router move its
 clock past that version and write again with a newer one, so writes one
 client makes one after the other keep their order whichever routers they pass,
@@ -149,7 +151,7 @@ class Writes:
                 for node, req in requests.items()
             }
             removed: set[str] = set()
-            stale_map, bad = await self._collect(calls, tally, removed, deadline)
+            newer_epoch, bad = await self._collect(calls, tally, removed, deadline)
             if bad is not None:
                 self._finish(calls, tally, None, removed)
                 raise bad
@@ -163,11 +165,16 @@ class Writes:
                 )
                 self._finish(calls, tally, None, removed)  # superseded: no hints
                 continue
+            if not tally.met() and newer_epoch:
+                # Written again by the newer map, so no hints: hints planned
+                # by an old map can name the wrong replicas, and a hint kept
+                # for a member makes the coordinator mark it RECOVERING, one
+                # more map change on top of the one this call just met.
+                self._finish(calls, tally, None, removed)
+                raise Stale(f"a replica knows a newer cluster map: it is at epoch {newer_epoch}")
             self._finish(calls, tally, (schema, objects, topo), removed)
             if tally.met():
                 return Written(version, tally.lowest_acks(), frozenset(removed))
-            if stale_map:
-                raise Stale("a replica knows a newer cluster map")
             raise Unavailable(tally.shortfall(level))
         raise Unavailable(
             f"{schema.name}: replicas kept holding newer versions than this write after "
@@ -181,12 +188,13 @@ class Writes:
         tally: WriteTally,
         removed: set[str],
         deadline: float,
-    ) -> tuple[bool, VektraError | None]:
+    ) -> tuple[int, VektraError | None]:
         """Feed answers into the tally until it is decided or time is up.
-        Returns (a node knew a newer map, a refusal of the request itself)."""
+        Returns (the newest epoch a node said it is at when it refused the
+        call's map, 0 if none did; a refusal of the request itself)."""
         loop = asyncio.get_running_loop()
         pending = set(calls)
-        stale_map = False
+        newer_epoch = 0
         while pending and not tally.decided():
             done, pending = await asyncio.wait(
                 pending,
@@ -197,20 +205,21 @@ class Writes:
                 break
             for fut in done:
                 node = calls[fut]
-                stale_map |= self._record(fut, node, tally, removed)
+                newer_epoch = max(newer_epoch, self._record(fut, node, tally, removed))
                 exc = fut.exception()
                 if isinstance(exc, VektraError) and (refused := client_error({node: exc})):
-                    return stale_map, refused
-        return stale_map, None
+                    return newer_epoch, refused
+        return newer_epoch, None
 
     def _record(
         self, fut: asyncio.Future[Any], node: str, tally: WriteTally, removed: set[str]
-    ) -> bool:
-        """One node's answer into the tally; True if it knew a newer map."""
+    ) -> int:
+        """One node's answer into the tally; the epoch it is at if it refused
+        the call's map as stale (at least 1), else 0."""
         exc = fut.exception()
         if exc is not None:
             tally.fail(node, exc.message if isinstance(exc, VektraError) else repr(exc))
-            return isinstance(exc, Stale)
+            return max(exc.node_epoch, 1) if isinstance(exc, Stale) else 0
         resp = fut.result()
         assert isinstance(resp, npb.ApplyResponse)
         outcomes = []
@@ -221,7 +230,7 @@ class Writes:
             outcomes.append((_OUTCOMES.get(o.outcome, Outcome.STALE), held))
         tally.record(node, outcomes)
         removed.update(resp.removed_ids)
-        return False
+        return 0
 
     def _finish(
         self,
@@ -231,8 +240,9 @@ class Writes:
         removed: set[str],
     ) -> None:
         """Let the calls still running finish in the background; then, unless
-        the write was superseded (`hint` None), ask a replica that applied it
-        to keep a hint for each replica that failed it."""
+        the write was superseded or goes again by a newer map (`hint` None),
+        ask a replica that applied it to keep a hint for each replica that
+        failed it."""
         pending = {f: n for f, n in calls.items() if not f.done()}
         if not pending and (hint is None or not tally.failed):
             return
