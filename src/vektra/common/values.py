@@ -32,6 +32,7 @@ __all__ = [
     "to_datetime",
     "unpack",
     "unpack_each",
+    "unpack_joined",
     "unpack_map",
 ]
 
@@ -52,14 +53,25 @@ def unpack_each(chunks: list[bytes]) -> list[Any]:
     """`unpack` of each chunk, in one pass over them joined: a reply's
     properties, one chunk per object. ValueError unless each chunk holds
     exactly one value."""
-    joined = b"".join(chunks)
+    if not all(chunks):
+        raise ValueError("each chunk must hold one msgpack value")
+    return unpack_joined(b"".join(chunks), len(chunks))
+
+
+def unpack_joined(joined: bytes, n: int) -> list[Any]:
+    """The `n` msgpack values `joined` holds one after the other; ValueError
+    unless it holds exactly `n`."""
+    if not joined:
+        if n:
+            raise ValueError(f"expected {n} msgpack values, found none")
+        return []
     unpacker = msgpack.Unpacker(
-        raw=False, timestamp=3, strict_map_key=False, max_buffer_size=max(len(joined), 1)
+        raw=False, timestamp=3, strict_map_key=False, max_buffer_size=len(joined)
     )
     unpacker.feed(joined)
     values = list(unpacker)
-    if len(values) != len(chunks) or not all(chunks):
-        raise ValueError("each chunk must hold one msgpack value")
+    if len(values) != n:
+        raise ValueError(f"expected {n} msgpack values, found {len(values)}")
     return values
 
 

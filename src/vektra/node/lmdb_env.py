@@ -26,13 +26,14 @@ import lmdb
 from vektra.common.errors import ResourceExhausted
 from vektra.node.rwlock import RWLock
 
-__all__ = ["Db", "LmdbEnv", "Txn"]
+__all__ = ["Db", "LmdbEnv", "Txn", "ViewTxn"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Transactions are never opened with buffers=True, so keys and values are bytes.
 Txn: TypeAlias = "lmdb.Transaction[bytes]"
+ViewTxn: TypeAlias = "lmdb.Transaction[memoryview]"
 Db: TypeAlias = "lmdb._Database"
 
 # objects, docs, pidx, log, hints, meta, and room for what a later issue adds.
@@ -71,6 +72,13 @@ class LmdbEnv:
     @contextmanager
     def reader(self) -> Iterator[Txn]:
         with self._lock.shared(), self._env.begin(buffers=False) as txn:
+            yield txn
+
+    @contextmanager
+    def view_reader(self) -> Iterator[ViewTxn]:
+        """A read transaction whose values are memoryviews into the map, valid
+        only inside it: no copy per value, for a reader that copies anyway."""
+        with self._lock.shared(), self._env.begin(buffers=True) as txn:
             yield txn
 
     def write(self, fn: Callable[[Txn], T]) -> T:

@@ -41,7 +41,7 @@ from vektra.common.errors import Internal
 from vektra.common.hlc import ZERO, Version
 from vektra.common.packed_hits import DecodedObjects
 from vektra.common.ring import token
-from vektra.common.values import pack, unpack, unpack_each
+from vektra.common.values import pack, unpack, unpack_joined
 from vektra.node import keys
 from vektra.node.catalog import CollectionMeta
 from vektra.node.change_log import ChangeLog
@@ -231,6 +231,15 @@ class _PartReader:
         return version, deleted, raw[start:end]
 
 
+def _object_keys(meta: CollectionMeta, ids: list[str], tokens: list[int] | None) -> list[bytes]:
+    """The ids' record keys, hashed in one pass (or made from the ids'
+    `tokens` when the caller has them)."""
+    if tokens is None:
+        return keys.object_keys(meta.no, meta.name, ids)
+    no = meta.no
+    return [keys.object_key(no, t, i) for t, i in zip(tokens, ids, strict=True)]
+
+
 def _vector_bytes(vectors: dict[str, np.ndarray]) -> dict[str, bytes]:
     return {name: v.astype(_F32, copy=False).tobytes() for name, v in vectors.items()}
 
@@ -418,14 +427,9 @@ class Records:
         self, meta: CollectionMeta, ids: list[str], tokens: list[int] | None = None
     ) -> list[bytes | None]:
         """Each id's stored record as bytes (None: never written), in one
-        read transaction, keys hashed in one pass (or made from the ids'
-        `tokens` when the caller has them) and read through a cursor (its
-        get skips the db argument)."""
-        if tokens is None:
-            object_keys = keys.object_keys(meta.no, meta.name, ids)
-        else:
-            no = meta.no
-            object_keys = [keys.object_key(no, t, i) for t, i in zip(tokens, ids, strict=True)]
+        read transaction, read through a cursor (its get skips the db
+        argument)."""
+        object_keys = _object_keys(meta, ids, tokens)
         with self._env.reader() as txn:
             get = txn.cursor(db=self._objects).get
             return [get(key) for key in object_keys]
@@ -461,12 +465,18 @@ class Records:
         (or a query's page) for a caller in this process (the embedded
         client), which would decode them anyway. Every record is decoded in
         one msgpack pass. `tokens`: the ids' tokens when the caller has them."""
-        raws = self._raw(meta, ids, tokens)
-        found = [(i, raw) for i, raw in zip(ids, raws, strict=True) if raw is not None]
+        object_keys = _object_keys(meta, ids, tokens)
+        # Read as views into the map and joined once inside the transaction:
+        # one copy of each record instead of two.
+        with self._env.view_reader() as txn:
+            get = txn.cursor(db=self._objects).get
+            raws = [get(key) for key in object_keys]
+            found = [i for i, raw in zip(ids, raws, strict=True) if raw is not None]
+            joined = b"".join([raw for raw in raws if raw is not None])
         out = DecodedObjects([], [], [], [])
-        records = unpack_each([raw for _, raw in found]) if found else []
+        records = unpack_joined(joined, len(found))
         live: set[str] = set()
-        for (object_id, _), (version, deleted, _docno, props, _vectors) in zip(
+        for object_id, (version, deleted, _docno, props, _vectors) in zip(
             found, records, strict=True
         ):
             if not deleted:
