@@ -156,6 +156,29 @@ def test_query_orders_limits_and_offsets(tmp_path: Path) -> None:
     assert err.value.field == "order_by"
 
 
+def test_query_columns_hold_what_query_returns(tmp_path: Path) -> None:
+    """A packed ShardQuery reads its page as columns (`Engine.query_columns`):
+    the same objects, order, versions and stored properties as `query`,
+    deleted ones left out, by property order and within token ranges too."""
+    e = open_engine(tmp_path)
+    schema = e.create_collection(make_schema())
+    e.upsert("docs", objects(RNG.normal(size=(40, 8)).astype(np.float32)))
+    e.delete("docs", ["id3", "id17"])
+    flt = filters.parse({"group": {"$in": ["g0", "g2"]}}, schema)
+    cases = [
+        (filters.All(), 25, "", False, None),
+        (flt, 10, "n", True, None),
+        (flt, 40, "", False, [(0, 1 << 63), (3 << 62, None)]),
+    ]
+    for f, limit, order_by, descending, ranges in cases:
+        stored = e.query("docs", f, limit, 0, order_by, descending, ranges)
+        cols = e.query_columns("docs", f, limit, order_by, descending, ranges)
+        assert cols.ids and cols.ids == [o.id for o in stored]
+        assert [tuple(v) for v in cols.versions] == [o.version.as_tuple() for o in stored]
+        assert cols.properties == [o.properties for o in stored]
+        assert not any(cols.deleted) and {"id3", "id17"}.isdisjoint(cols.ids)
+
+
 def test_map_full_is_resource_exhausted_and_writes_nothing(tmp_path: Path) -> None:
     e = open_engine(tmp_path, initial_map_bytes=1 << 20, max_map_bytes=4 << 20)
     e.create_collection(make_schema(dim=256))

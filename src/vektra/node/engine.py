@@ -347,6 +347,20 @@ class Engine:
             self._store, coll, flt, limit, offset, order_by, descending, ranges, with_vectors
         )
 
+    def query_columns(
+        self,
+        name: str,
+        flt: filters.Filter,
+        limit: int,
+        order_by: str = "",
+        descending: bool = False,
+        ranges: Sequence[Span] | None = None,
+    ) -> RecordColumns:
+        """`query` from the first match, without vectors, as columns (a
+        packed reply)."""
+        coll = self._colls.get(name)
+        return reads.query_columns(self._store, coll, flt, limit, order_by, descending, ranges)
+
     def query_decoded(
         self,
         name: str,

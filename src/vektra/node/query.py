@@ -20,7 +20,7 @@ from vektra.common.schema import PropertySpec
 from vektra.common.values import unpack
 from vektra.node.filter_eval import FilterEvaluator
 from vektra.node.open_collections import OpenCollection
-from vektra.node.records import Record, StoredObject
+from vektra.node.records import Record, RecordColumns, StoredObject
 from vektra.node.store import Store
 from vektra.node.token_ranges import Span, count_in_ranges, in_ranges
 
@@ -127,6 +127,21 @@ def query(
     page = _page(store, coll, flt, limit, offset, order_by, descending, ranges)
     found = store.records.get_stored(coll.meta, page.ids, with_vectors, page.tokens)
     return [o for o in found if o is not None and not o.deleted]
+
+
+def query_columns(
+    store: Store,
+    coll: OpenCollection,
+    flt: filters.Filter,
+    limit: int,
+    order_by: str,
+    descending: bool,
+    ranges: Sequence[Span] | None,
+) -> RecordColumns:
+    """`query`'s page without vectors as columns (`Records.columns`), for a
+    packed reply: each record's head read, no object built per match."""
+    page = _page(store, coll, flt, limit, 0, order_by, descending, ranges)
+    return store.records.columns(coll.meta, page.ids, tokens=page.tokens)
 
 
 def query_decoded(

@@ -435,18 +435,23 @@ class Records:
             return [get(key) for key in object_keys]
 
     def columns(
-        self, meta: CollectionMeta, ids: list[str], tombstones: bool = False
+        self,
+        meta: CollectionMeta,
+        ids: list[str],
+        tombstones: bool = False,
+        tokens: list[int] | None = None,
     ) -> RecordColumns:
         """The records of ids, without vectors, as columns: the live ones,
         and with `tombstones` the deleted ones too. One key, one LMDB read
-        and one record head per id."""
+        and one record head per id. `tokens`: the ids' tokens when the
+        caller has them."""
         found_ids: list[str] = []
         versions: list[list[Any]] = []
         deleted: list[bool] = []
         props: list[bytes] = []
         missing: list[str] = []
         parts = _PartReader()
-        for object_id, raw in zip(ids, self._raw(meta, ids), strict=True):
+        for object_id, raw in zip(ids, self._raw(meta, ids, tokens), strict=True):
             if raw is not None:
                 version, gone, properties = parts.head(raw)
                 if not gone or tombstones:

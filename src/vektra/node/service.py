@@ -29,7 +29,7 @@ from vektra.common.validation import (
 from vektra.node.engine import Engine
 from vektra.node.epoch import MAX_EPOCH
 from vektra.node.node_info import NodeInfo
-from vektra.node.public_api import PublicApi, packed_objects, query_limit, result_pb
+from vektra.node.public_api import PublicApi, query_limit, result_pb
 from vektra.node.records import ObjectOutcome, Outcome
 from vektra.node.repair_plan import range_digest
 from vektra.node.shard_requests import parts_from_pb, ranges_from_pb
@@ -320,6 +320,19 @@ class NodeService(node_pb2_grpc.NodeServicer):
         flt = parse_filter(schema, limits, req.filter)
         # The first offset + limit in the public order: the router pages the
         # union of every node's answer.
+        if req.packed and not req.include_vectors:
+            cols = await _run(
+                self._engine.query_columns,
+                req.collection,
+                flt,
+                req.offset + limit,
+                req.order_by,
+                req.descending,
+                ranges,
+            )
+            return npb.ShardQueryResponse(
+                packed=packed_hits.objects_to_pb(cols.ids, cols.versions, cols.properties)
+            )
         found = await _run(
             self._engine.query,
             req.collection,
@@ -331,8 +344,6 @@ class NodeService(node_pb2_grpc.NodeServicer):
             ranges,
             req.include_vectors,
         )
-        if req.packed and not req.include_vectors:
-            return npb.ShardQueryResponse(packed=packed_objects(found))
         response = npb.ShardQueryResponse()
         add_stored(response.objects, found)
         return response
