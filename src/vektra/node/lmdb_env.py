@@ -31,7 +31,8 @@ __all__ = ["Db", "LmdbEnv", "Txn", "ViewTxn"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Transactions are never opened with buffers=True, so keys and values are bytes.
+# Transactions open with buffers=False (keys and values are bytes), except
+# `view_reader`'s, whose values are memoryviews valid inside the transaction.
 Txn: TypeAlias = "lmdb.Transaction[bytes]"
 ViewTxn: TypeAlias = "lmdb.Transaction[memoryview]"
 Db: TypeAlias = "lmdb._Database"
