@@ -85,9 +85,32 @@ def test_a_batched_figure_times_every_pass_and_scores_the_first(tmp_path: Path) 
     system.start(ds, tmp_path)
     system.upsert(np.arange(ds.rows))
     for passes in (1, 3):
-        ctx = workloads.Context(ds, params, workloads.Sizes(batch_passes=passes))
-        fig = workloads.search_batch(system, ctx)
+        sizes = workloads.Sizes(batch_passes=passes, batch_min_s=0.0)
+        fig = workloads.search_batch(system, workloads.Context(ds, params, sizes))
         assert fig.ops == passes * 100
         assert len(fig.latencies_s) == passes * 4  # calls of 32, 32, 32 and 4 queries
         assert fig.recall is not None and fig.recall > 0.9
+    system.stop()
+
+
+def test_a_batched_figure_of_a_fast_system_runs_passes_until_its_minimum_time(
+    tmp_path: Path,
+) -> None:
+    """A system whose passes are quick is timed over more of them, up to the
+    minimum time (or the cap on passes): a few milliseconds of calls are no
+    figure on a shared machine."""
+    ds = data.synthetic(600, 16, 100, seed=2)
+    params = Params(ef_construction=64, search_batch=32)
+    system = HnswlibBaseline(params)
+    system.start(ds, tmp_path)
+    system.upsert(np.arange(ds.rows))
+    sizes = workloads.Sizes(batch_passes=2, batch_min_s=0.25, batch_max_passes=10_000)
+    fig = workloads.search_batch(system, workloads.Context(ds, params, sizes))
+    passes = fig.extra["passes"]
+    assert passes > 2 and fig.seconds >= 0.25
+    assert fig.ops == passes * 100 and len(fig.latencies_s) == passes * 4
+    assert fig.recall is not None and fig.recall > 0.9  # scored once, on the first pass
+    capped = workloads.Sizes(batch_passes=2, batch_min_s=60.0, batch_max_passes=3)
+    fig = workloads.search_batch(system, workloads.Context(ds, params, capped))
+    assert fig.extra["passes"] == 3 and fig.ops == 300
     system.stop()
