@@ -63,10 +63,13 @@ class HnswlibBaseline(System):
         labels, _ = self.index.knn_query(query[None, :], k=k, num_threads=1)
         return [int(x) for x in labels[0]]
 
-    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> list[list[int]]:
+    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> Any:
         self.prepare_ef(ef)
         labels, _ = self.index.knn_query(queries, k=k, num_threads=self.params.threads)
-        found: list[list[int]] = labels.tolist()
+        return labels
+
+    def batch_ids(self, answer: Any) -> list[list[int]]:
+        found: list[list[int]] = answer.tolist()
         return found
 
     def delete(self, rows: np.ndarray) -> None:

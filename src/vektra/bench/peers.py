@@ -120,11 +120,13 @@ class ChromaPeer(System):
         self.col = self.client.get_collection("bench")
         self._ef = ef
 
-    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> list[list[int]]:
+    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> Any:
         if ef != self._ef:
             raise ValueError(f"Chroma's ef is {self._ef}, asked {ef}: prepare_ef first")
-        res = self.col.query(query_embeddings=queries, n_results=k, include=["distances"])
-        return [[int(i) for i in ids] for ids in res["ids"]]
+        return self.col.query(query_embeddings=queries, n_results=k, include=["distances"])
+
+    def batch_ids(self, answer: Any) -> list[list[int]]:
+        return [[int(i) for i in ids] for ids in answer["ids"]]
 
     def filtered_search(
         self, query: np.ndarray, k: int, case: FilterCase, ef: int
@@ -220,9 +222,12 @@ class QdrantEdgePeer(System):
     def search(self, query: np.ndarray, k: int, ef: int) -> list[int]:
         return [int(p.id) for p in self.shard.query(self._request(query, k, ef))]
 
-    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> list[list[int]]:
+    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> Any:
         batch = self.qe.QueryBatchRequest([self._request(q, k, ef) for q in queries])
-        return [[int(p.id) for p in hits] for hits in self.shard.query_batch(batch)]
+        return self.shard.query_batch(batch)
+
+    def batch_ids(self, answer: Any) -> list[list[int]]:
+        return [[int(p.id) for p in hits] for hits in answer]
 
     def filtered_search(
         self, query: np.ndarray, k: int, case: FilterCase, ef: int

@@ -96,9 +96,11 @@ class VektraTopology(System):
         hits = self.col.search(query, k, field=FIELD, ef=ef, include_properties=False)
         return [int(i) for i in hits.ids]
 
-    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> list[list[int]]:
-        results = self.col.search_batch(queries, k, field=FIELD, ef=ef, include_properties=False)
-        return [[int(i) for i in r.ids] for r in results]
+    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> Any:
+        return self.col.search_batch(queries, k, field=FIELD, ef=ef, include_properties=False)
+
+    def batch_ids(self, answer: list[Any]) -> list[list[int]]:
+        return [[int(i) for i in r.ids] for r in answer]
 
     def filtered_search(
         self, query: np.ndarray, k: int, case: FilterCase, ef: int

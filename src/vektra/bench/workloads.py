@@ -238,9 +238,9 @@ def _batched(s: System, c: Context, ef: int) -> Figures:
     ):
         for start in range(0, len(queries), p.search_batch):
             batch = queries[start : start + p.search_batch]
-            got = timer.call(s.search_batch, batch, p.k, ef, ops=len(batch)) or [[] for _ in batch]
+            got = timer.call(s.search_batch, batch, p.k, ef, ops=len(batch))
             if pass_no == 0:  # recall from the first pass; the others time the same calls
-                found += got
+                found += [[] for _ in batch] if got is None else s.batch_ids(got)
         pass_no += 1
     fig.recall = recall_at(found, c.ds.truth, p.k)
     fig.extra.update(ef=ef, passes=pass_no)
