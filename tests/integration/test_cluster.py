@@ -90,6 +90,28 @@ def test_filter_queries_are_exact_across_nodes(cluster: Cluster) -> None:
         assert page.coverage.complete
 
 
+def test_a_lone_nodes_query_pages_are_exact_whether_sent_on_or_merged(tmp_path: Path) -> None:
+    """Behind one node the router sends the node's page on as it came when
+    it is already the page (by id, no offset); else it merges it. Either
+    way the page is exact, with its properties."""
+    with Cluster(tmp_path, nodes=1, rf=1) as cluster:
+        with cluster.client() as c:
+            _load(c, rf=1, n=300)
+            col = c.collection("docs")
+            ids = sorted(f"o{i}" for i in range(300))
+            g1 = sorted(f"o{i}" for i in range(300) if i % 5 == 1)
+            assert col.query(limit=25).ids == ids[:25]  # sent on
+            assert col.query(limit=25, descending=True).ids == ids[::-1][:25]  # sent on
+            assert col.query(limit=25, offset=40).ids == ids[40:65]  # merged
+            page = col.query(filter={"group": "g1"}, limit=1000)  # fewer than the limit
+            assert page.ids == g1 and page.coverage.complete
+            assert [o.properties for o in page] == [{"group": "g1", "n": int(i[1:])} for i in g1]
+            assert all(o.version is not None for o in page)
+            by_n = col.query(filter={"group": "g1"}, limit=5, order_by="n", descending=True)
+            assert [o.properties["n"] for o in by_n] == [296, 291, 286, 281, 276]  # merged
+        cluster.validate(timeout_s=60)
+
+
 def test_search_recall_on_the_real_dataset(cluster: Cluster, docstrings: Docstrings) -> None:
     with cluster.client(timeout_s=120) as c:
         c.create_collection(

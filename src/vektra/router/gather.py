@@ -23,6 +23,7 @@ __all__ = [
     "ObjectRow",
     "hit_rows",
     "keep_newest",
+    "lone_page",
     "merge_hits",
     "merge_objects",
     "object_rows",
@@ -178,3 +179,26 @@ def merge_objects(
     missing = [o for v, o in keyed if v is None]
     present.sort(key=lambda p: p[0], reverse=descending)  # stable: ties keep id order
     return ([o for _, o in present] + missing)[offset : offset + limit]
+
+
+def lone_page(
+    answer: npb.ShardQueryResponse,
+    node: str,
+    order_by: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> pb.PackedObjects | None:
+    """The packed answer of a node asked alone for every range, when it is
+    already the page `merge_objects` would make of it (then the router sends
+    it on as it came, without a row per object): ordered by id, no offset,
+    at most `limit` objects, ids strictly in order. None when the merge must
+    run. Internal when the columns do not line up, as `object_rows`."""
+    if order_by or offset or not answer.HasField("packed"):
+        return None
+    ids = packed_hits.objects_from_pb(answer.packed, who=f"node {node}").ids
+    if len(ids) > limit or len(set(ids)) != len(ids):
+        return None
+    if ids != sorted(ids, reverse=descending):
+        return None
+    return answer.packed

@@ -31,7 +31,14 @@ from vektra.common.validation import (
 )
 from vektra.common.values import decode_vector
 from vektra.router.calls import NodeCalls, client_error
-from vektra.router.gather import hit_rows, merge_hits, merge_objects, object_rows, shard_columns
+from vektra.router.gather import (
+    hit_rows,
+    lone_page,
+    merge_hits,
+    merge_objects,
+    object_rows,
+    shard_columns,
+)
 from vektra.router.replication import RangeAssignment, Topology, assign_ranges
 from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
@@ -335,6 +342,9 @@ class Scatter:
             window.CopyFrom(request)
             window.offset = 0
             window.limit = request.offset + limit
+            assignment = topo.assignment(schema.replication_factor)
+            # One node asked for one position: its answer holds each object once.
+            (alone,) = assignment.by_node if _one_part(assignment) else (None,)
             answers, coverage, nodes = await self._scatter_named(
                 topo,
                 "ShardQuery",
@@ -343,9 +353,18 @@ class Scatter:
                     ranges=_token_ranges(topo, _all(parts)),
                     incarnation=schema.incarnation,
                 ),
-                topo.assignment(schema.replication_factor),
+                assignment,
                 timeout,
             )
+            response = pb.QueryResponse(coverage=coverage.to_pb())
+            if request.packed and not request.include_vectors and nodes == [alone]:
+                as_is = lone_page(
+                    answers[0], nodes[0], request.order_by, request.descending,
+                    request.offset, limit,
+                )  # fmt: skip
+                if as_is is not None:
+                    response.packed.CopyFrom(as_is)
+                    return response
             page = merge_objects(
                 [object_rows(a, node) for a, node in zip(answers, nodes, strict=True)],
                 schema,
@@ -354,7 +373,6 @@ class Scatter:
                 request.offset,
                 limit,
             )
-            response = pb.QueryResponse(coverage=coverage.to_pb())
             if request.packed and not request.include_vectors:
                 response.packed.CopyFrom(
                     packed_hits.objects_to_pb(
