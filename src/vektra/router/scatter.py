@@ -98,10 +98,13 @@ def _parts(
     ]
 
 
-def _one_part(assignment: RangeAssignment) -> bool:
-    """Whether one node is asked for one replica position (a node alone)."""
+def _lone_node(assignment: RangeAssignment) -> str | None:
+    """The node asked, when one node is asked for one replica position (a
+    node alone: its answer holds each object once); else None."""
     by_node = assignment.by_node
-    return len(by_node) == 1 and len(next(iter(by_node.values()))) == 1
+    if len(by_node) == 1 and len(next(iter(by_node.values()))) == 1:
+        return next(iter(by_node))
+    return None
 
 
 class _Merged(NamedTuple):
@@ -200,8 +203,7 @@ class Scatter:
         they travel one Hit per hit."""
         schema = self._calls.schema(topo, batch.collection)
         assignment = topo.assignment(schema.replication_factor)
-        # One node asked for one position: its answer holds each object once.
-        (alone,) = assignment.by_node if _one_part(assignment) else (None,)
+        alone = _lone_node(assignment)
         packed = not batch.include_vectors
         shard_batch = batch
         if packed != batch.packed_hits:
@@ -343,8 +345,7 @@ class Scatter:
             window.offset = 0
             window.limit = request.offset + limit
             assignment = topo.assignment(schema.replication_factor)
-            # One node asked for one position: its answer holds each object once.
-            (alone,) = assignment.by_node if _one_part(assignment) else (None,)
+            alone = _lone_node(assignment)
             answers, coverage, nodes = await self._scatter_named(
                 topo,
                 "ShardQuery",
