@@ -13,7 +13,7 @@ filtered search picks its strategy by.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Set
 
 from vektra.common.filters import All, And, Exists, Filter, In, Not, Or, Range, matches
 from vektra.common.schema import PropertyType
@@ -40,7 +40,9 @@ class FilterEvaluator:
         self._universe: set[int] | None = None
         self._records: list[Record] | None = None
 
-    def docnos(self, node: Filter) -> set[int]:
+    def docnos(self, node: Filter) -> Set[int]:
+        """The matching docnos; possibly a set the property index remembers
+        (frozen), so never changed in place."""
         match node:
             case All():
                 return set(self._all())
@@ -48,6 +50,10 @@ class FilterEvaluator:
                 return self._scan(node)
             case In(prop, values):
                 no = self._meta.schema.property_number(prop.name)
+                if len(values) == 1:  # the index's own set, not a copy of it
+                    (only,) = values
+                    enc = keys.encode_index_value(prop.type, only)
+                    return self._store.properties.docnos(self._meta, no, keys.TAG_VALUE, enc)
                 out: set[int] = set()
                 for v in values:
                     enc = keys.encode_index_value(prop.type, v)
@@ -77,10 +83,10 @@ class FilterEvaluator:
             self._universe = self._universe_fn()
         return self._universe
 
-    def _and(self, children: tuple[Filter, ...]) -> set[int]:
+    def _and(self, children: tuple[Filter, ...]) -> Set[int]:
         indexed = [c for c in children if _indexable(c)]
         rest = [c for c in children if not _indexable(c)]
-        current: set[int] | None = None
+        current: Set[int] | None = None
         for c in indexed:
             found = self.docnos(c)
             current = found if current is None else current & found
@@ -108,7 +114,7 @@ class FilterEvaluator:
             r.docno for r in self._records if r.docno is not None and matches(node, r.properties)
         }
 
-    def _range(self, node: Range) -> set[int]:
+    def _range(self, node: Range) -> Set[int]:
         prop = node.prop
         lo, lo_inc, hi, hi_inc = node.lo, node.lo_inclusive, node.hi, node.hi_inclusive
         if prop.type in (PropertyType.INT, PropertyType.DATETIME):

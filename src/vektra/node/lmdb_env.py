@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,10 @@ class LmdbEnv:
         # LMDB requires that no transaction is open in this process while the
         # map size changes: transactions hold this shared, growing exclusive.
         self._lock = RWLock()
+        # Write transactions ended so far (`writes`); bumped under a lock, as
+        # two writers' bumps after LMDB's own writer lock may interleave.
+        self._writes = 0
+        self._writes_lock = threading.Lock()
 
     def open_db(self, name: bytes) -> Db:
         return self._env.open_db(name)
@@ -82,13 +87,27 @@ class LmdbEnv:
         with self._lock.shared(), self._env.begin(buffers=True) as txn:
             yield txn
 
+    @property
+    def writes(self) -> int:
+        """How many write transactions have ended, committed or not. Read
+        before opening a read transaction, it dates what that transaction
+        sees: any later commit raises it after the commit is visible, so a
+        result derived from the read and remembered with this number is
+        current for as long as `writes` still equals it (the property
+        index's cache relies on this)."""
+        return self._writes
+
     def write(self, fn: Callable[[Txn], T]) -> T:
         """Run `fn` in one write transaction, growing the map and retrying when
         it fills. `fn` must have no effects outside the transaction."""
         while True:
             try:
-                with self._lock.shared(), self._env.begin(write=True) as txn:
-                    return fn(txn)
+                try:
+                    with self._lock.shared(), self._env.begin(write=True) as txn:
+                        return fn(txn)
+                finally:
+                    with self._writes_lock:
+                        self._writes += 1
             except lmdb.MapFullError:
                 self._grow()
             except (lmdb.DiskError, lmdb.TxnFullError) as exc:

@@ -8,11 +8,21 @@ Each live object has, per indexed property it sets, one "present" entry
 Entries are written and removed in the same transaction as the record they
 describe (`node.records`), so the index never disagrees with the objects.
 Reads give sets of docnos; `node.filter_eval` combines them.
+
+Reads are remembered (`_PostingCache`): a repeated filter (a dashboard's,
+an application's fixed tenant or category) otherwise scans the same
+thousands of keys on every query. A remembered set is dated by the
+environment's count of ended write transactions (`LmdbEnv.writes`) read
+before its transaction opened, and is used only while that count is
+unchanged: any write since, to any collection, makes it stale. Sets are
+handed out frozen, so no caller can change what another will be given.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -24,6 +34,11 @@ from vektra.node.catalog import CollectionMeta
 from vektra.node.lmdb_env import LmdbEnv, Txn
 
 __all__ = ["PropertyIndex"]
+
+# What the cache of index reads may hold: sets, and docnos over all of them
+# (about 50 bytes each in a frozenset of ints: ~25 MiB at most).
+_CACHE_MAX_SETS = 256
+_CACHE_MAX_DOCNOS = 1 << 19
 
 
 class _Indexed(NamedTuple):
@@ -38,6 +53,7 @@ class PropertyIndex:
         self._env = env
         self._db = env.open_db(b"pidx")
         self._prefixes: dict[int, tuple[CollectionSchema, list[_Indexed]]] = {}
+        self._cache = _PostingCache(_CACHE_MAX_SETS, _CACHE_MAX_DOCNOS)
 
     # ------------------------------------------------------------ writes (in a caller's txn)
 
@@ -91,14 +107,10 @@ class PropertyIndex:
 
     def docnos(
         self, meta: CollectionMeta, prop_no: int, tag: bytes, value: bytes = b""
-    ) -> set[int]:
+    ) -> frozenset[int]:
         """Docnos whose index entry is exactly `value` (or any, for TAG_PRESENT)."""
         prefix = keys.pidx_prefix(meta.no, prop_no, tag) + value
-        found = self._keys_between(prefix, _successor(prefix))
-        want = len(prefix) + keys.DOCNO_BYTES
-        if set(map(len, found)) - {want}:
-            found = [k for k in found if len(k) == want]  # exactly this value, not a longer one
-        return _docnos_ending(found)
+        return self._read(prefix, _successor(prefix), len(prefix) + keys.DOCNO_BYTES)
 
     def range(
         self,
@@ -107,7 +119,7 @@ class PropertyIndex:
         lo: bytes | None,
         hi: bytes | None,
         hi_inclusive: bool,
-    ) -> set[int]:
+    ) -> frozenset[int]:
         """Docnos with an 8-byte value encoding in [lo, hi] (or [lo, hi))."""
         prefix = keys.pidx_prefix(meta.no, prop_no, keys.TAG_VALUE)
         if hi is None:
@@ -116,7 +128,21 @@ class PropertyIndex:
             end = _successor(prefix + hi)
         else:
             end = prefix + hi
-        return _docnos_ending(self._keys_between(prefix + (lo or b""), end))
+        return self._read(prefix + (lo or b""), end, None)
+
+    def _read(self, start: bytes, end: bytes, size: int | None) -> frozenset[int]:
+        """Docnos of the keys in [start, end) (only those `size` bytes long,
+        when given: exactly one value, not a longer one it prefixes)."""
+        key = (start, end, size)
+        writes = self._env.writes  # before the transaction opens: see the module doc
+        found = self._cache.get(key, writes)
+        if found is None:
+            keys_ = self._keys_between(start, end)
+            if size is not None and set(map(len, keys_)) - {size}:
+                keys_ = [k for k in keys_ if len(k) == size]
+            found = _docnos_ending(keys_)
+            self._cache.put(key, writes, found)
+        return found
 
     def _keys_between(self, start: bytes, end: bytes) -> list[bytes]:
         """The index's keys k with start <= k < end, in order. The cursor's
@@ -129,6 +155,46 @@ class PropertyIndex:
             return list(itertools.takewhile(end.__gt__, cur.iternext(keys=True, values=False)))
 
 
+class _PostingCache:
+    """Sets of docnos read from the index, each with the `LmdbEnv.writes`
+    it was read at; least recently used dropped first past either bound."""
+
+    def __init__(self, max_sets: int, max_docnos: int) -> None:
+        self._max_sets = max_sets
+        self._max_docnos = max_docnos
+        self._held: OrderedDict[tuple[bytes, bytes, int | None], tuple[int, frozenset[int]]] = (
+            OrderedDict()
+        )
+        self._docnos = 0
+        self._lock = threading.Lock()  # readers run on several threads
+
+    def get(self, key: tuple[bytes, bytes, int | None], writes: int) -> frozenset[int] | None:
+        with self._lock:
+            held = self._held.get(key)
+            if held is None:
+                return None
+            if held[0] != writes:  # written since: stale
+                self._drop(key)
+                return None
+            self._held.move_to_end(key)
+            return held[1]
+
+    def put(self, key: tuple[bytes, bytes, int | None], writes: int, found: frozenset[int]) -> None:
+        if len(found) > self._max_docnos:
+            return
+        with self._lock:
+            if key in self._held:
+                self._drop(key)
+            self._held[key] = (writes, found)
+            self._docnos += len(found)
+            while len(self._held) > self._max_sets or self._docnos > self._max_docnos:
+                self._drop(next(iter(self._held)))
+
+    def _drop(self, key: tuple[bytes, bytes, int | None]) -> None:
+        _, found = self._held.pop(key)
+        self._docnos -= len(found)
+
+
 def _successor(prefix: bytes) -> bytes:
     """The least key above every key that starts with `prefix`."""
     stem = prefix.rstrip(b"\xff")
@@ -136,11 +202,11 @@ def _successor(prefix: bytes) -> bytes:
     return stem[:-1] + bytes([stem[-1] + 1])
 
 
-def _docnos_ending(found: list[bytes]) -> set[int]:
+def _docnos_ending(found: list[bytes]) -> frozenset[int]:
     """The docnos that end these keys (their last 8 bytes), decoded in one
     numpy pass."""
     if not found:
-        return set()
+        return frozenset()
     sizes = set(map(len, found))
     if len(sizes) == 1:
         size = sizes.pop()
@@ -148,4 +214,4 @@ def _docnos_ending(found: list[bytes]) -> set[int]:
         docnos = np.frombuffer(b"".join(found), dtype=rows)["docno"]
     else:
         docnos = np.frombuffer(b"".join(k[-keys.DOCNO_BYTES :] for k in found), dtype=">u8")
-    return set(docnos.tolist())
+    return frozenset(docnos.tolist())

@@ -8,7 +8,7 @@ write lock: reads run concurrently with each other and with writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-def matching(store: Store, coll: OpenCollection, flt: filters.Filter) -> set[int] | None:
+def matching(store: Store, coll: OpenCollection, flt: filters.Filter) -> Set[int] | None:
     """Docnos of live objects matching `flt`; None for "all of them", which
     callers can often answer without listing them."""
     if isinstance(flt, filters.All):
