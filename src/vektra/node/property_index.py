@@ -15,7 +15,9 @@ thousands of keys on every query. A remembered set is dated by the
 environment's count of ended write transactions (`LmdbEnv.writes`) read
 before its transaction opened, and is used only while that count is
 unchanged: any write since, to any collection, makes it stale. Sets are
-handed out frozen, so no caller can change what another will be given.
+handed out frozen (`DocnoSet`, which also holds its docnos as a sorted
+array for the searches that want one), so no caller can change what
+another will be given.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,7 +35,7 @@ from vektra.node import keys
 from vektra.node.catalog import CollectionMeta
 from vektra.node.lmdb_env import LmdbEnv, Txn
 
-__all__ = ["PropertyIndex"]
+__all__ = ["DocnoSet", "PropertyIndex", "sorted_docnos"]
 
 # What the cache of index reads may hold: sets, and docnos over all of them
 # (about 50 bytes each in a frozenset of ints: ~25 MiB at most).
@@ -107,7 +109,7 @@ class PropertyIndex:
 
     def docnos(
         self, meta: CollectionMeta, prop_no: int, tag: bytes, value: bytes = b""
-    ) -> frozenset[int]:
+    ) -> DocnoSet:
         """Docnos whose index entry is exactly `value` (or any, for TAG_PRESENT)."""
         prefix = keys.pidx_prefix(meta.no, prop_no, tag) + value
         return self._read(prefix, _successor(prefix), len(prefix) + keys.DOCNO_BYTES)
@@ -119,7 +121,7 @@ class PropertyIndex:
         lo: bytes | None,
         hi: bytes | None,
         hi_inclusive: bool,
-    ) -> frozenset[int]:
+    ) -> DocnoSet:
         """Docnos with an 8-byte value encoding in [lo, hi] (or [lo, hi))."""
         prefix = keys.pidx_prefix(meta.no, prop_no, keys.TAG_VALUE)
         if hi is None:
@@ -130,7 +132,7 @@ class PropertyIndex:
             end = prefix + hi
         return self._read(prefix + (lo or b""), end, None)
 
-    def _read(self, start: bytes, end: bytes, size: int | None) -> frozenset[int]:
+    def _read(self, start: bytes, end: bytes, size: int | None) -> DocnoSet:
         """Docnos of the keys in [start, end) (only those `size` bytes long,
         when given: exactly one value, not a longer one it prefixes)."""
         key = (start, end, size)
@@ -162,13 +164,13 @@ class _PostingCache:
     def __init__(self, max_sets: int, max_docnos: int) -> None:
         self._max_sets = max_sets
         self._max_docnos = max_docnos
-        self._held: OrderedDict[tuple[bytes, bytes, int | None], tuple[int, frozenset[int]]] = (
+        self._held: OrderedDict[tuple[bytes, bytes, int | None], tuple[int, DocnoSet]] = (
             OrderedDict()
         )
         self._docnos = 0
         self._lock = threading.Lock()  # readers run on several threads
 
-    def get(self, key: tuple[bytes, bytes, int | None], writes: int) -> frozenset[int] | None:
+    def get(self, key: tuple[bytes, bytes, int | None], writes: int) -> DocnoSet | None:
         with self._lock:
             held = self._held.get(key)
             if held is None:
@@ -179,7 +181,7 @@ class _PostingCache:
             self._held.move_to_end(key)
             return held[1]
 
-    def put(self, key: tuple[bytes, bytes, int | None], writes: int, found: frozenset[int]) -> None:
+    def put(self, key: tuple[bytes, bytes, int | None], writes: int, found: DocnoSet) -> None:
         if len(found) > self._max_docnos:
             return
         with self._lock:
@@ -202,11 +204,36 @@ def _successor(prefix: bytes) -> bytes:
     return stem[:-1] + bytes([stem[-1] + 1])
 
 
-def _docnos_ending(found: list[bytes]) -> frozenset[int]:
+class DocnoSet(frozenset[int]):
+    """Docnos read from the index: a frozen set that also holds them as a
+    sorted, read-only uint64 array (`sorted_docnos`), made once when read
+    rather than on every search that a remembered set answers. Set
+    operations on it give plain sets."""
+
+    array: np.ndarray
+
+
+def sorted_docnos(found: Set[int]) -> np.ndarray:
+    """`found` as a sorted uint64 array; the array it holds when it came
+    from the index as is (read-only: shared by every caller)."""
+    if isinstance(found, DocnoSet):
+        return found.array
+    return np.sort(np.fromiter(found, np.uint64, len(found)))
+
+
+def _docno_set(docnos: np.ndarray) -> DocnoSet:
+    out = DocnoSet(docnos.tolist())
+    array = np.sort(docnos.astype(np.uint64))
+    array.flags.writeable = False
+    out.array = array
+    return out
+
+
+def _docnos_ending(found: list[bytes]) -> DocnoSet:
     """The docnos that end these keys (their last 8 bytes), decoded in one
     numpy pass."""
     if not found:
-        return frozenset()
+        return _docno_set(np.empty(0, dtype=np.uint64))
     sizes = set(map(len, found))
     if len(sizes) == 1:
         size = sizes.pop()
@@ -214,4 +241,4 @@ def _docnos_ending(found: list[bytes]) -> frozenset[int]:
         docnos = np.frombuffer(b"".join(found), dtype=rows)["docno"]
     else:
         docnos = np.frombuffer(b"".join(k[-keys.DOCNO_BYTES :] for k in found), dtype=">u8")
-    return frozenset(docnos.tolist())
+    return _docno_set(docnos)

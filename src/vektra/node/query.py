@@ -20,6 +20,7 @@ from vektra.common.schema import PropertySpec
 from vektra.common.values import unpack
 from vektra.node.filter_eval import FilterEvaluator
 from vektra.node.open_collections import OpenCollection
+from vektra.node.property_index import DocnoSet
 from vektra.node.records import Record, RecordColumns, StoredObject
 from vektra.node.store import Store
 from vektra.node.token_ranges import Span, count_in_ranges, in_ranges
@@ -66,6 +67,8 @@ def _live_matching(store: Store, coll: OpenCollection, flt: filters.Filter) -> n
     docnos = matching(store, coll, flt)
     if docnos is None:
         docnos = coll.universe()
+    if isinstance(docnos, DocnoSet):  # the index's own array: no pass per docno
+        return docnos.array
     return np.fromiter(docnos, dtype=np.uint64, count=len(docnos))
 
 

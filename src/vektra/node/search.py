@@ -32,6 +32,7 @@ from vektra.common.packed_hits import PackedColumns, PackedSearch
 from vektra.common.schema import VectorSpec
 from vektra.node.config import EngineConfig
 from vektra.node.open_collections import OpenCollection
+from vektra.node.property_index import sorted_docnos
 from vektra.node.query import matching
 from vektra.node.records import Record
 from vektra.node.search_planner import Strategy, plan_search
@@ -178,7 +179,7 @@ def _find(
         parts = [SearchPart(p) for p in sorted(indexes)]
     ef = ef or spec.hnsw.ef
     found = matching(store, coll, flt)
-    matched = None if found is None else np.sort(np.fromiter(found, np.uint64, len(found)))
+    matched = None if found is None else sorted_docnos(found)
     runs: list[_PartRun] = []
     searched = 0
     for part in parts:
