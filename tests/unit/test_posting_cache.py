@@ -14,8 +14,9 @@ from vektra.common.schema import CollectionSchema
 from vektra.common.validation import ObjectIn
 from vektra.node.config import EngineConfig
 from vektra.node.engine import Engine
+from vektra.node.filter_eval import FilterEvaluator
 from vektra.node.lmdb_env import LmdbEnv
-from vektra.node.property_index import PropertyIndex, _PostingCache
+from vektra.node.property_index import DocnoSet, PropertyIndex, _PostingCache
 
 SCHEMA = CollectionSchema.from_dict(
     {
@@ -110,6 +111,12 @@ def test_a_repeated_filter_reads_the_index_once_until_anything_is_written(
     for _ in range(3):
         assert engine.count("t", flt) == 10
     assert len(scans) == 1
+    coll = engine._colls.get("t")
+    evaluated = FilterEvaluator(engine.store, coll.meta, coll.universe).docnos(flt)
+    assert isinstance(evaluated, DocnoSet) and len(scans) == 1  # the remembered set itself
+    assert evaluated.array.tolist() == sorted(evaluated)
+    with pytest.raises(ValueError):  # shared by every caller: nobody may sort it in place
+        evaluated.array[0] = 0
     # A write to another collection: the environment's count of writes
     # moved, so the set is read again (stale-safe, not per collection).
     engine.upsert("other", [ObjectIn("p", {"kw": "a"}, _vector(rng))])

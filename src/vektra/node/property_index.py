@@ -38,7 +38,7 @@ from vektra.node.lmdb_env import LmdbEnv, Txn
 __all__ = ["DocnoSet", "PropertyIndex", "sorted_docnos"]
 
 # What the cache of index reads may hold: sets, and docnos over all of them
-# (about 50 bytes each in a frozenset of ints: ~25 MiB at most).
+# (about 60 bytes each, as a frozenset of ints and a sorted array: ~30 MiB).
 _CACHE_MAX_SETS = 256
 _CACHE_MAX_DOCNOS = 1 << 19
 
