@@ -114,3 +114,78 @@ def test_a_batched_figure_of_a_fast_system_runs_passes_until_its_minimum_time(
     fig = workloads.search_batch(system, workloads.Context(ds, params, capped))
     assert fig.extra["passes"] == 3 and fig.ops == 300
     system.stop()
+
+
+def test_bounds_put_the_call_floor_on_the_fastest_work() -> None:
+    """A routed target's bound: the baseline's p50 over (the topology's get
+    of one id, less raw LMDB's, plus the fastest in-process p50 at the
+    workload). Out of reach when even that misses the threshold."""
+    res = {
+        "figures": {
+            "get_single": {
+                "node": _fig(500.0, p50_ms=2.1),
+                "embedded": _fig(20_000.0, p50_ms=0.05),
+                "raw-lmdb": _fig(90_000.0, p50_ms=0.1),
+            },
+            "search_batch": {
+                "node": _fig(10_000.0, recall=0.97, p50_ms=6.0),
+                "embedded": _fig(25_000.0, recall=0.97, p50_ms=2.5),
+                "raw-hnswlib": _fig(32_000.0, recall=0.97, p50_ms=2.0),
+            },
+            "get_batch": {
+                "node": _fig(20_000.0, p50_ms=5.0),
+                "raw-lmdb": _fig(200_000.0, p50_ms=0.5),
+                "qdrant-edge": _fig(400_000.0, p50_ms=0.25),
+            },
+        },
+        "memory": {},
+    }
+    by_text = {t["target"]: t for t in targets.evaluate(res)}
+    batched = by_text["1 node via router >= 0.50x raw hnswlib"]
+    # floor 2.1 - 0.1 = 2.0 ms; 2.0 / (2.0 + 2.0) = 0.5: just in reach.
+    assert batched["bound"] == pytest.approx(0.5)
+    assert batched["in_reach"] is True and batched["status"] == "fail"
+    embedded = by_text["embedded >= 0.70x raw hnswlib"]
+    # The embedded call's floor is its own get of one id: 0.05 - 0.1 < 0, so 0.
+    assert embedded["bound"] == pytest.approx(1.0)
+    get = by_text["1 node via router >= 0.30x raw LMDB+msgpack gets"]
+    # The fastest get of 100 is Qdrant Edge's: 0.5 / (2.0 + 0.25).
+    assert get["bound"] == pytest.approx(0.5 / 2.25)
+    assert get["in_reach"] is False
+    # No floor without the figures it is made of; none for ingest at all.
+    assert by_text["3 nodes rf 2 >= 0.25x raw hnswlib"]["bound"] is None
+    assert by_text["rf 1 (1 node) >= 0.75x raw 2-thread add_items"]["bound"] is None
+
+
+def test_a_latency_bound_is_a_ceiling_and_a_failed_figure_has_no_floor() -> None:
+    res = {
+        "figures": {
+            "get_single": {
+                "node": _fig(500.0, p50_ms=2.0),
+                "embedded": _fig(20_000.0, p50_ms=0.05),
+            },
+            "search_single": {
+                "node": _fig(400.0, p50_ms=2.4),
+                "raw-hnswlib": _fig(8_000.0, p50_ms=0.1),
+                "chroma": _fig(900.0, p50_ms=1.0),
+            },
+        },
+        "memory": {},
+    }
+    by_text = {t["target"]: t for t in targets.evaluate(res)}
+    single = by_text["1 node via router p50 <= 0.5x Chroma's (in-process)"]
+    # No raw LMDB: the whole get is the floor. (2.0 + 0.1) / 1.0 = 2.1 > 0.5.
+    assert single["bound"] == pytest.approx(2.1)
+    assert single["in_reach"] is False
+    # 8 clients: two cores of calls at the floor's CPU (1.9 ms) plus the
+    # fastest search (0.1 ms) is 1,000 queries/s, 2.5x the single client's 400.
+    res["machine"] = {"cpu_count": 2}
+    res["figures"]["get_single"]["node"]["cpu_s_per_op"] = {"client": 0.0004, "router": 0.0015}
+    res["figures"]["search_concurrent"] = {"node": _fig(900.0)}
+    by_text = {t["target"]: t for t in targets.evaluate(res)}
+    concurrent = by_text["1 node >= 4x its single-client rate (the issue: 4 x 448 queries/s)"]
+    assert concurrent["bound"] == pytest.approx(2.5)
+    assert concurrent["in_reach"] is False
+    res["figures"]["get_single"]["node"]["errors"] = 3  # a floor from failed calls is no floor
+    by_text = {t["target"]: t for t in targets.evaluate(res)}
+    assert by_text["1 node via router p50 <= 0.5x Chroma's (in-process)"]["bound"] is None

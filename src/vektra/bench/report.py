@@ -171,19 +171,41 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "| | group | target | measured | threshold |",
-        "|---|---|---|---|---|",
+        "| | group | target | measured | threshold | bound above the call floor |",
+        "|---|---|---|---|---|---|",
     ]
     for t in res["targets"]:
         unit = "" if t["unit"] == "recall" else t["unit"]
         measured = "—" if t["measured"] is None else f"{t['measured']:.3g}{unit}"
         threshold = "—" if t["threshold"] is None else f"{t['threshold']:.3g}{unit}"
+        bound = _bound_cell(t, unit)
         lines.append(
-            f"| {MARKS[t['status']]} | {t['group']} | {t['target']} | {measured} | {threshold} |"
+            f"| {MARKS[t['status']]} | {t['group']} | {t['target']} | {measured} | {threshold} "
+            f"| {bound} |"
         )
     counts = {s: sum(1 for t in res["targets"] if t["status"] == s) for s in MARKS}
-    lines += ["", ", ".join(f"{MARKS[s]} {s}: {n}" for s, n in counts.items()), ""]
+    lines += ["", ", ".join(f"{MARKS[s]} {s}: {n}" for s, n in counts.items())]
+    missed = [t for t in res["targets"] if t["status"] == "fail"]
+    if missed:
+        beyond = sum(1 for t in missed if t.get("in_reach") is False)
+        lines.append(
+            f"Of the {len(missed)} missed, {beyond} are out of reach above the call floor "
+            "(their bound misses the threshold) and "
+            f"{sum(1 for t in missed if t.get('in_reach'))} in reach; "
+            f"{sum(1 for t in missed if t.get('in_reach') is None)} have no floor. "
+            "A bound is the target's figure if the work took the fastest in-process p50 "
+            "of this run and the call only its floor: the get of one id, less raw LMDB's "
+            "(`vektra.bench.floors`)."
+        )
+    lines.append("")
     return "\n".join(lines)
+
+
+def _bound_cell(t: dict[str, Any], unit: str) -> str:
+    bound = t.get("bound")
+    if bound is None:
+        return "—"
+    return f"{bound:.3g}{unit} ({'in reach' if t.get('in_reach') else 'out of reach'})"
 
 
 def _sweep_table(res: dict[str, Any]) -> list[str]:

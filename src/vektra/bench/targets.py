@@ -16,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vektra.bench import floors
+from vektra.bench.floors import call_floor_ms, fastest_p50_ms, p50_ms
+
 __all__ = ["MARKS", "TARGETS", "Target", "evaluate"]
 
 PASS, FAIL, MISSING = "pass", "fail", "not measured"
@@ -53,6 +56,23 @@ def rate_at_recall(res: Results, system: str, floor: float = RECALL_FLOOR) -> fl
     return None
 
 
+def p50_at_recall(res: Results, system: str, floor: float = RECALL_FLOOR) -> float | None:
+    """The p50 ms per batched call at `rate_at_recall`'s point."""
+    fig = _fig(res, "ef_sweep", system)
+    if fig and isinstance(fig.get("curve"), dict):
+        points = [
+            p
+            for p in fig["curve"].values()
+            if isinstance(p, dict) and (p.get("recall") or 0) >= floor and not p.get("errors")
+        ]
+        best = max(points, key=lambda p: p.get("rate") or 0, default=None)
+        return None if best is None else floors.positive(best.get("p50_ms"))
+    batch = _fig(res, "search_batch", system)
+    if batch and (batch.get("recall") or 0) >= floor:
+        return floors.positive(batch.get("p50_ms"))
+    return None
+
+
 @dataclass(frozen=True)
 class Target:
     group: str
@@ -61,6 +81,9 @@ class Target:
     check: Callable[[Results], tuple[float, float, bool] | None]
     unit: str = "x"  # how measured and threshold read: a ratio ("x"), "MB"
     scaling: bool = False  # evaluated only in a --scaling run
+    # The best `measured` could be above the call floor (`bench.floors`).
+    bound: floors.Bound | None = None
+    at_most: bool = False  # the threshold is a ceiling (a latency, a memory growth)
 
 
 def _ratio_at_least(
@@ -152,6 +175,67 @@ def _scaling(kind: str) -> Callable[[Results], tuple[float, float, bool] | None]
     return check
 
 
+# ---------------------------------------------------------------- bounds
+# Each: the target's ratio if the work took its fastest in-process p50 of
+# this run and the call its floor (`bench.floors`), by p50 call times.
+
+
+def _ratio_bound(workload: str, system: str, base: str) -> floors.Bound:
+    """`base`'s p50 over (the floor of `system` + the fastest p50 at `workload`):
+    a rate target's best ratio."""
+
+    def bound(res: Results) -> float | None:
+        floor = call_floor_ms(res, system)
+        work = fastest_p50_ms(res, workload)
+        against = p50_ms(res, workload, base)
+        if floor is None or work is None or against is None:
+            return None
+        return against / (floor + work)
+
+    return bound
+
+
+def _batched_bound(system: str, base: str) -> floors.Bound:
+    def bound(res: Results) -> float | None:
+        floor = call_floor_ms(res, system)
+        found = [p for s in floors.IN_PROCESS if (p := p50_at_recall(res, s)) is not None]
+        against = p50_at_recall(res, base)
+        if floor is None or not found or against is None:
+            return None
+        return against / (floor + min(found))
+
+    return bound
+
+
+def _latency_bound(system: str, base: str) -> floors.Bound:
+    """(the floor of `system` + the fastest single-search p50) over `base`'s p50."""
+
+    def bound(res: Results) -> float | None:
+        floor = call_floor_ms(res, system)
+        work = fastest_p50_ms(res, "search_single")
+        against = p50_ms(res, "search_single", base)
+        if floor is None or work is None or against is None:
+            return None
+        return (floor + work) / against
+
+    return bound
+
+
+def _concurrency_bound(system: str) -> floors.Bound:
+    """Every core busy with routed calls at their floor CPU plus the fastest
+    search, over the single-client rate: more clients cannot go past it."""
+
+    def bound(res: Results) -> float | None:
+        cpu = floors.routed_call_cpu_s(res, system)
+        work = fastest_p50_ms(res, "search_single")
+        single = _value(res, "search_single", system)
+        if cpu is None or work is None or not single:
+            return None
+        return floors.cores(res) / (cpu + work / 1000.0) / single
+
+    return bound
+
+
 _BATCH = "batched search, 64 per call, recall@10 >= 0.95"
 _SINGLE = "single query, one client (p50 latency)"
 _CONC = "concurrent single queries, 8 clients, one router"
@@ -167,46 +251,59 @@ _SCALE = "scaling (128-d synthetic, 1 node via router)"
 # fmt: off
 TARGETS: tuple[Target, ...] = (
     Target(_BATCH, "1 node via router >= 0.50x raw hnswlib",
-           _ratio_at_least(_at_recall("node"), _at_recall("raw-hnswlib"), 0.5)),
+           _ratio_at_least(_at_recall("node"), _at_recall("raw-hnswlib"), 0.5),
+           bound=_batched_bound("node", "raw-hnswlib")),
     Target(_BATCH, "1 node via router ahead of Qdrant Edge",
-           _ratio_at_least(_at_recall("node"), _at_recall("qdrant-edge"), 1.0)),
+           _ratio_at_least(_at_recall("node"), _at_recall("qdrant-edge"), 1.0),
+           bound=_batched_bound("node", "qdrant-edge")),
     Target(_BATCH, "3 nodes rf 2 >= 0.25x raw hnswlib",
-           _ratio_at_least(_at_recall("cluster"), _at_recall("raw-hnswlib"), 0.25)),
+           _ratio_at_least(_at_recall("cluster"), _at_recall("raw-hnswlib"), 0.25),
+           bound=_batched_bound("cluster", "raw-hnswlib")),
     Target(_BATCH, "embedded >= 0.70x raw hnswlib",
-           _ratio_at_least(_at_recall("embedded"), _at_recall("raw-hnswlib"), 0.7)),
+           _ratio_at_least(_at_recall("embedded"), _at_recall("raw-hnswlib"), 0.7),
+           bound=_batched_bound("embedded", "raw-hnswlib")),
     Target(_SINGLE, "embedded p50 <= Qdrant Edge's",
            _ratio_at_most(_v("search_single", "embedded", "p50_ms"),
-                          _v("search_single", "qdrant-edge", "p50_ms"), 1.0)),
+                          _v("search_single", "qdrant-edge", "p50_ms"), 1.0),
+           bound=_latency_bound("embedded", "qdrant-edge"), at_most=True),
     Target(_SINGLE, "1 node via router p50 <= 0.5x Chroma's (in-process)",
            _ratio_at_most(_v("search_single", "node", "p50_ms"),
-                          _v("search_single", "chroma", "p50_ms"), 0.5)),
+                          _v("search_single", "chroma", "p50_ms"), 0.5),
+           bound=_latency_bound("node", "chroma"), at_most=True),
     Target(_SINGLE, "3 nodes rf 2 p50 <= 0.75x Chroma's",
            _ratio_at_most(_v("search_single", "cluster", "p50_ms"),
-                          _v("search_single", "chroma", "p50_ms"), 0.75)),
+                          _v("search_single", "chroma", "p50_ms"), 0.75),
+           bound=_latency_bound("cluster", "chroma"), at_most=True),
     *(
         Target(_SINGLE, f"{label}: p99 <= 4x p50",
                _ratio_at_most(_v("search_single", system, "p99_ms"),
-                              _v("search_single", system, "p50_ms"), 4.0))
+                              _v("search_single", system, "p50_ms"), 4.0), at_most=True)
         for system, label in (("embedded", "embedded"), ("node", "1 node"),
                               ("cluster", "3 nodes rf 2"))
     ),
     Target(_CONC, "1 node >= 4x its single-client rate (the issue: 4 x 448 queries/s)",
-           _ratio_at_least(_v("search_concurrent", "node"), _v("search_single", "node"), 4.0)),
+           _ratio_at_least(_v("search_concurrent", "node"), _v("search_single", "node"), 4.0),
+           bound=_concurrency_bound("node")),
     Target(_CONC, "1 node p99 <= 5x p50",
            _ratio_at_most(_v("search_concurrent", "node", "p99_ms"),
-                          _v("search_concurrent", "node", "p50_ms"), 5.0)),
-    Target(_GET, "1 node via router >= 0.30x raw LMDB+msgpack gets",
-           _ratio_at_least(_v("get_batch", "node"), _v("get_batch", "raw-lmdb"), 0.3)),
-    Target(_GET, "embedded >= 0.70x raw LMDB+msgpack gets",
-           _ratio_at_least(_v("get_batch", "embedded"), _v("get_batch", "raw-lmdb"), 0.7)),
+                          _v("search_concurrent", "node", "p50_ms"), 5.0), at_most=True),
+    *(
+        Target(_GET, f"{label} >= {factor:.2f}x raw LMDB+msgpack gets",
+               _ratio_at_least(_v("get_batch", system), _v("get_batch", "raw-lmdb"), factor),
+               bound=_ratio_bound("get_batch", system, "raw-lmdb"))
+        for system, label, factor in (("node", "1 node via router", 0.3),
+                                      ("embedded", "embedded", 0.7))
+    ),
     *(
         Target(_FILTER, f"filter query (~1%, properties), {label} >= 3x Chroma",
-               _ratio_at_least(_v("filter_query", system), _v("filter_query", "chroma"), 3.0))
+               _ratio_at_least(_v("filter_query", system), _v("filter_query", "chroma"), 3.0),
+               bound=_ratio_bound("filter_query", system, "chroma"))
         for system, label in (("node", "1 node via router"), ("embedded", "embedded"))
     ),
     *(
         Target(_FILTER, f"filtered search, exact plan (~1%), {label} >= 0.5x numpy exact",
-               _exact_plan_ratio(system))
+               _exact_plan_ratio(system),
+               bound=_ratio_bound("filtered_search_1%", system, "numpy-exact"))
         for system, label in (("node", "1 node via router"), ("embedded", "embedded"))
     ),
     Target(_INGEST, "rf 1 (1 node) >= 0.75x raw 2-thread add_items",
@@ -224,7 +321,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     *(
         Target(_MEM, f"{label} growth <= Qdrant Edge's",
-               _ratio_at_most(_mem(system), _mem("qdrant-edge"), 1.0))
+               _ratio_at_most(_mem(system), _mem("qdrant-edge"), 1.0), at_most=True)
         for system, label in (("node", "1 node: node"), ("embedded", "embedded"))
     ),
     Target("recall", "3 nodes rf 2 recall@10 >= single index's at the same ef - 0.005",
@@ -249,5 +346,12 @@ def evaluate(res: Results) -> list[dict[str, Any]]:
         else:
             measured, threshold, passed = got
             row.update(status=PASS if passed else FAIL, measured=measured, threshold=threshold)
+        bound = target.bound(res) if target.bound is not None and got is not None else None
+        row["bound"] = bound
+        row["in_reach"] = (
+            None
+            if bound is None
+            else (bound <= row["threshold"] if target.at_most else bound >= row["threshold"])
+        )
         out.append(row)
     return out
