@@ -17,5 +17,6 @@ Modules, one job each:
     memory      RSS growth for the same data, each in-process system in a child
     runner      rounds, rotation, medians
     targets     the speed issue's targets as data, evaluated from a run
+    floors      what a call costs before any work, and each target's bound above it
     report      JSON, the markdown table, and plots (`plots`)
 """
