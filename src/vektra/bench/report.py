@@ -188,15 +188,16 @@ def markdown(res: dict[str, Any]) -> str:
     missed = [t for t in res["targets"] if t["status"] == "fail"]
     if missed:
         beyond = sum(1 for t in missed if t.get("in_reach") is False)
-        lines.append(
-            f"Of the {len(missed)} missed, {beyond} are out of reach above the call floor "
-            "(their bound misses the threshold) and "
-            f"{sum(1 for t in missed if t.get('in_reach'))} in reach; "
-            f"{sum(1 for t in missed if t.get('in_reach') is None)} have no floor. "
+        reach = sum(1 for t in missed if t.get("in_reach"))
+        none = sum(1 for t in missed if t.get("in_reach") is None)
+        lines += [
+            "",
+            f"Missed: {len(missed)}; out of reach above the call floor (the bound misses "
+            f"the threshold too): {beyond}; in reach: {reach}; without a floor: {none}. "
             "A bound is the target's figure if the work took the fastest in-process p50 "
             "of this run and the call only its floor: the get of one id, less raw LMDB's "
-            "(`vektra.bench.floors`)."
-        )
+            "(`vektra.bench.floors`).",
+        ]
     lines.append("")
     return "\n".join(lines)
 
