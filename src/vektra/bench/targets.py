@@ -39,25 +39,10 @@ def _value(res: Results, workload: str, system: str, key: str = "rate") -> float
     return float(value) if isinstance(value, int | float) else None
 
 
-def rate_at_recall(res: Results, system: str, floor: float = RECALL_FLOOR) -> float | None:
-    """The best batched-search rate of `system` at recall@10 >= floor: from
-    the ef sweep when it ran, else the batched search at the run's ef."""
-    fig = _fig(res, "ef_sweep", system)
-    if fig and isinstance(fig.get("curve"), dict):
-        rates = [
-            p["rate"]
-            for p in fig["curve"].values()
-            if isinstance(p, dict) and (p.get("recall") or 0) >= floor and not p.get("errors")
-        ]
-        return max(rates) if rates else None
-    batch = _fig(res, "search_batch", system)
-    if batch and (batch.get("recall") or 0) >= floor:
-        return float(batch["rate"])
-    return None
-
-
-def p50_at_recall(res: Results, system: str, floor: float = RECALL_FLOOR) -> float | None:
-    """The p50 ms per batched call at `rate_at_recall`'s point."""
+def _best_at_recall(res: Results, system: str, floor: float) -> dict[str, Any] | None:
+    """The batched-search figure of `system` with the best rate at recall@10
+    >= floor: the ef sweep's point when the sweep ran, else the batched
+    search at the run's ef."""
     fig = _fig(res, "ef_sweep", system)
     if fig and isinstance(fig.get("curve"), dict):
         points = [
@@ -65,12 +50,21 @@ def p50_at_recall(res: Results, system: str, floor: float = RECALL_FLOOR) -> flo
             for p in fig["curve"].values()
             if isinstance(p, dict) and (p.get("recall") or 0) >= floor and not p.get("errors")
         ]
-        best = max(points, key=lambda p: p.get("rate") or 0, default=None)
-        return None if best is None else floors.positive(best.get("p50_ms"))
+        return max(points, key=lambda p: p.get("rate") or 0, default=None)
     batch = _fig(res, "search_batch", system)
-    if batch and (batch.get("recall") or 0) >= floor:
-        return floors.positive(batch.get("p50_ms"))
-    return None
+    return batch if batch and (batch.get("recall") or 0) >= floor else None
+
+
+def rate_at_recall(res: Results, system: str, floor: float = RECALL_FLOOR) -> float | None:
+    """The best batched-search rate of `system` at recall@10 >= floor."""
+    best = _best_at_recall(res, system, floor)
+    return None if best is None else float(best["rate"])
+
+
+def p50_at_recall(res: Results, system: str, floor: float = RECALL_FLOOR) -> float | None:
+    """The p50 ms per batched call at `rate_at_recall`'s point."""
+    best = _best_at_recall(res, system, floor)
+    return None if best is None else floors.positive(best.get("p50_ms"))
 
 
 @dataclass(frozen=True)
