@@ -64,8 +64,13 @@ def test_no_errors_and_recall_in_range(smoke: tuple) -> None:
 
 def test_baselines_run_or_say_not_installed(smoke: tuple) -> None:
     res, _, _ = smoke
-    for system in ("raw-hnswlib", "raw-lmdb", "numpy-exact"):
+    for system in ("raw-hnswlib", "raw-lmdb", "numpy-exact", "grpc-floor"):
         assert system not in res["skipped"]
+    # The empty gRPC round trip, in processes of its own: a p50 and the CPU
+    # of each of them, as the bounds above the gRPC floor need.
+    floor = res["figures"]["get_single"]["grpc-floor"]
+    assert floor["ops"] > 0 and floor["p50_ms"] > 0
+    assert {"client", "router", "nodes"} <= set(floor["cpu_s_per_op"])
     for system in ("chroma", "qdrant-edge"):
         if system in res["skipped"]:
             assert "not installed" in res["skipped"][system]
@@ -100,6 +105,7 @@ def test_no_server_process_is_left_running(smoke: tuple) -> None:
     left = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
-        if any(work in arg for arg in cmdline):
+        # The gRPC floor's echo and relay servers take no path to name.
+        if any(work in arg or arg == "vektra.bench.grpc_floor" for arg in cmdline):
             left.append(proc.pid)
     assert not left

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vektra.bench import data, targets, workloads
+from vektra.bench import data, floors, report, targets, workloads
 from vektra.bench.baselines import HnswlibBaseline
 from vektra.bench.measure import median_figures, recall_at
 from vektra.bench.systems import Params
@@ -116,16 +116,21 @@ def test_a_batched_figure_of_a_fast_system_runs_passes_until_its_minimum_time(
     system.stop()
 
 
-def test_bounds_put_the_call_floor_on_the_fastest_work() -> None:
-    """A routed target's bound: the baseline's p50 over (the topology's get
-    of one id, less raw LMDB's, plus the fastest in-process p50 at the
-    workload). Out of reach when even that misses the threshold."""
+CALL, GRPC = floors.CALL.name, floors.GRPC.name
+
+
+def test_bounds_put_each_floor_on_the_fastest_work() -> None:
+    """A routed target's bound: the baseline's p50 over (a floor plus the
+    fastest in-process p50 at the workload). The floors: the empty gRPC
+    round trip's p50, and the topology's get of one id less raw LMDB's.
+    Out of reach when even that misses the threshold."""
     res = {
         "figures": {
             "get_single": {
                 "node": _fig(500.0, p50_ms=2.1),
                 "embedded": _fig(20_000.0, p50_ms=0.05),
                 "raw-lmdb": _fig(90_000.0, p50_ms=0.1),
+                "grpc-floor": _fig(1_000.0, p50_ms=1.0),
             },
             "search_batch": {
                 "node": _fig(10_000.0, recall=0.97, p50_ms=6.0),
@@ -142,19 +147,26 @@ def test_bounds_put_the_call_floor_on_the_fastest_work() -> None:
     }
     by_text = {t["target"]: t for t in targets.evaluate(res)}
     batched = by_text["1 node via router >= 0.50x raw hnswlib"]
-    # floor 2.1 - 0.1 = 2.0 ms; 2.0 / (2.0 + 2.0) = 0.5: just in reach.
-    assert batched["bound"] == pytest.approx(0.5)
-    assert batched["in_reach"] is True and batched["status"] == "fail"
+    # Vektra's call floor 2.1 - 0.1 = 2.0 ms; 2.0 / (2.0 + 2.0) = 0.5: just
+    # in reach. Above the gRPC floor, 2.0 / (1.0 + 2.0).
+    assert batched["bounds"] == {CALL: pytest.approx(0.5), GRPC: pytest.approx(2.0 / 3.0)}
+    assert batched["in_reach"] == {CALL: True, GRPC: True} and batched["status"] == "fail"
     embedded = by_text["embedded >= 0.70x raw hnswlib"]
-    # The embedded call's floor is its own get of one id: 0.05 - 0.1 < 0, so 0.
-    assert embedded["bound"] == pytest.approx(1.0)
+    # The embedded call's floor is its own get of one id: 0.05 - 0.1 < 0, so
+    # 0; in process there is no gRPC floor either.
+    assert embedded["bounds"] == {CALL: pytest.approx(1.0), GRPC: pytest.approx(1.0)}
     get = by_text["1 node via router >= 0.30x raw LMDB+msgpack gets"]
-    # The fastest get of 100 is Qdrant Edge's: 0.5 / (2.0 + 0.25).
-    assert get["bound"] == pytest.approx(0.5 / 2.25)
-    assert get["in_reach"] is False
+    # The fastest get of 100 is Qdrant Edge's: 0.5 / (2.0 + 0.25) misses
+    # 0.3; above the bare gRPC round trip, 0.5 / (1.0 + 0.25) meets it.
+    assert get["bounds"] == {CALL: pytest.approx(0.5 / 2.25), GRPC: pytest.approx(0.4)}
+    assert get["in_reach"] == {CALL: False, GRPC: True}
+    assert report._reach(get) == "held by Vektra's call"
+    assert report._bound_cell(get, "x") == "0.4x / 0.222x (held by Vektra's call)"
     # No floor without the figures it is made of; none for ingest at all.
-    assert by_text["3 nodes rf 2 >= 0.25x raw hnswlib"]["bound"] is None
-    assert by_text["rf 1 (1 node) >= 0.75x raw 2-thread add_items"]["bound"] is None
+    assert by_text["3 nodes rf 2 >= 0.25x raw hnswlib"]["bounds"] == {CALL: None, GRPC: None}
+    ingest = by_text["rf 1 (1 node) >= 0.75x raw 2-thread add_items"]
+    assert ingest["bounds"] == {CALL: None, GRPC: None}
+    assert report._reach(ingest) is None and report._bound_cell(ingest, "x") == "—"
 
 
 def test_a_latency_bound_is_a_ceiling_and_a_failed_figure_has_no_floor() -> None:
@@ -174,18 +186,28 @@ def test_a_latency_bound_is_a_ceiling_and_a_failed_figure_has_no_floor() -> None
     }
     by_text = {t["target"]: t for t in targets.evaluate(res)}
     single = by_text["1 node via router p50 <= 0.5x Chroma's (in-process)"]
-    # No raw LMDB: the whole get is the floor. (2.0 + 0.1) / 1.0 = 2.1 > 0.5.
-    assert single["bound"] == pytest.approx(2.1)
-    assert single["in_reach"] is False
-    # 8 clients: two cores of calls at the floor's CPU (1.9 ms) plus the
-    # fastest search (0.1 ms) is 1,000 queries/s, 2.5x the single client's 400.
+    # No raw LMDB: the whole get is the floor. (2.0 + 0.1) / 1.0 = 2.1 > 0.5;
+    # no gRPC floor measured, no bound above it.
+    assert single["bounds"] == {CALL: pytest.approx(2.1), GRPC: None}
+    assert single["in_reach"] == {CALL: False, GRPC: None}
+    assert report._reach(single) == "out of reach"
+    # 8 clients: two cores of calls at the call floor's CPU (1.9 ms) plus the
+    # fastest search (0.1 ms) is 1,000 queries/s, 2.5x the single client's
+    # 400; at the empty gRPC call's CPU (0.8 ms), 2,222 queries/s, 5.6x.
     res["machine"] = {"cpu_count": 2}
     res["figures"]["get_single"]["node"]["cpu_s_per_op"] = {"client": 0.0004, "router": 0.0015}
+    res["figures"]["get_single"]["grpc-floor"] = _fig(1_000.0, p50_ms=0.9)
+    res["figures"]["get_single"]["grpc-floor"]["cpu_s_per_op"] = {
+        "client": 0.0002,
+        "router": 0.0003,
+        "nodes": 0.0003,
+    }
     res["figures"]["search_concurrent"] = {"node": _fig(900.0)}
     by_text = {t["target"]: t for t in targets.evaluate(res)}
     concurrent = by_text["1 node >= 4x its single-client rate (the issue: 4 x 448 queries/s)"]
-    assert concurrent["bound"] == pytest.approx(2.5)
-    assert concurrent["in_reach"] is False
+    assert concurrent["bounds"] == {CALL: pytest.approx(2.5), GRPC: pytest.approx(2 / 0.0009 / 400)}
+    assert concurrent["in_reach"] == {CALL: False, GRPC: True}
     res["figures"]["get_single"]["node"]["errors"] = 3  # a floor from failed calls is no floor
     by_text = {t["target"]: t for t in targets.evaluate(res)}
-    assert by_text["1 node via router p50 <= 0.5x Chroma's (in-process)"]["bound"] is None
+    single = by_text["1 node via router p50 <= 0.5x Chroma's (in-process)"]
+    assert single["bounds"] == {CALL: None, GRPC: pytest.approx(1.0)}

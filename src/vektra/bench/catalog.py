@@ -4,6 +4,7 @@ take."""
 from __future__ import annotations
 
 from vektra.bench.baselines import HnswlibBaseline, LmdbBaseline, NumpyExactBaseline
+from vektra.bench.grpc_floor import GrpcFloor
 from vektra.bench.peers import ChromaPeer, QdrantEdgePeer
 from vektra.bench.systems import System
 from vektra.bench.topologies import ClusterTopology, EmbeddedTopology, NodeTopology
@@ -21,6 +22,7 @@ BASELINES: dict[str, type[System]] = {
     "numpy": NumpyExactBaseline,
     "chroma": ChromaPeer,
     "qdrant": QdrantEdgePeer,
+    "grpc": GrpcFloor,
 }
 # By the system's own name (`System.name`), as results are keyed.
 SYSTEMS: dict[str, type[System]] = {

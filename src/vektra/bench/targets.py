@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vektra.bench import floors
-from vektra.bench.floors import call_floor_ms, fastest_p50_ms, p50_ms
+from vektra.bench.floors import fastest_p50_ms, p50_ms
 
 __all__ = ["MARKS", "TARGETS", "Target", "evaluate"]
 
@@ -75,7 +75,7 @@ class Target:
     check: Callable[[Results], tuple[float, float, bool] | None]
     unit: str = "x"  # how measured and threshold read: a ratio ("x"), "MB"
     scaling: bool = False  # evaluated only in a --scaling run
-    # The best `measured` could be above the call floor (`bench.floors`).
+    # The best `measured` could be above a floor (`bench.floors`).
     bound: floors.Bound | None = None
     at_most: bool = False  # the threshold is a ceiling (a latency, a memory growth)
 
@@ -178,25 +178,25 @@ def _ratio_bound(workload: str, system: str, base: str) -> floors.Bound:
     """`base`'s p50 over (the floor of `system` + the fastest p50 at `workload`):
     a rate target's best ratio."""
 
-    def bound(res: Results) -> float | None:
-        floor = call_floor_ms(res, system)
+    def bound(res: Results, floor: floors.Floor) -> float | None:
+        under = floor.ms(res, system)
         work = fastest_p50_ms(res, workload)
         against = p50_ms(res, workload, base)
-        if floor is None or work is None or against is None:
+        if under is None or work is None or against is None:
             return None
-        return against / (floor + work)
+        return against / (under + work)
 
     return bound
 
 
 def _batched_bound(system: str, base: str) -> floors.Bound:
-    def bound(res: Results) -> float | None:
-        floor = call_floor_ms(res, system)
+    def bound(res: Results, floor: floors.Floor) -> float | None:
+        under = floor.ms(res, system)
         found = [p for s in floors.IN_PROCESS if (p := p50_at_recall(res, s)) is not None]
         against = p50_at_recall(res, base)
-        if floor is None or not found or against is None:
+        if under is None or not found or against is None:
             return None
-        return against / (floor + min(found))
+        return against / (under + min(found))
 
     return bound
 
@@ -204,23 +204,23 @@ def _batched_bound(system: str, base: str) -> floors.Bound:
 def _latency_bound(system: str, base: str) -> floors.Bound:
     """(the floor of `system` + the fastest single-search p50) over `base`'s p50."""
 
-    def bound(res: Results) -> float | None:
-        floor = call_floor_ms(res, system)
+    def bound(res: Results, floor: floors.Floor) -> float | None:
+        under = floor.ms(res, system)
         work = fastest_p50_ms(res, "search_single")
         against = p50_ms(res, "search_single", base)
-        if floor is None or work is None or against is None:
+        if under is None or work is None or against is None:
             return None
-        return (floor + work) / against
+        return (under + work) / against
 
     return bound
 
 
 def _concurrency_bound(system: str) -> floors.Bound:
-    """Every core busy with routed calls at their floor CPU plus the fastest
+    """Every core busy with routed calls at the floor's CPU plus the fastest
     search, over the single-client rate: more clients cannot go past it."""
 
-    def bound(res: Results) -> float | None:
-        cpu = floors.routed_call_cpu_s(res, system)
+    def bound(res: Results, floor: floors.Floor) -> float | None:
+        cpu = floor.cpu_s(res, system)
         work = fastest_p50_ms(res, "search_single")
         single = _value(res, "search_single", system)
         if cpu is None or work is None or not single:
@@ -342,12 +342,15 @@ def evaluate(res: Results) -> list[dict[str, Any]]:
         else:
             measured, threshold, passed = got
             row.update(status=PASS if passed else FAIL, measured=measured, threshold=threshold)
-        bound = target.bound(res) if target.bound is not None and got is not None else None
-        row["bound"] = bound
-        row["in_reach"] = (
-            None
-            if bound is None
-            else (bound <= row["threshold"] if target.at_most else bound >= row["threshold"])
-        )
+        # The bound above each floor, and whether it meets the threshold.
+        row["bounds"], row["in_reach"] = {}, {}
+        for floor in floors.FLOORS:
+            bound = target.bound(res, floor) if target.bound and got is not None else None
+            row["bounds"][floor.name] = bound
+            row["in_reach"][floor.name] = (
+                None
+                if bound is None
+                else (bound <= row["threshold"] if target.at_most else bound >= row["threshold"])
+            )
         out.append(row)
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 __all__ = ["add_bench_command"]
 
 TOPOLOGIES = ("embedded", "node", "cluster")
-BASELINES = ("raw", "lmdb", "numpy", "chroma", "qdrant")
+BASELINES = ("raw", "lmdb", "numpy", "chroma", "qdrant", "grpc")
 
 
 def _names(known: tuple[str, ...]) -> Callable[[str], list[str]]:
@@ -54,7 +54,8 @@ def add_bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--baselines",
         type=_names(BASELINES),
         default=list(BASELINES),
-        help="comma-separated baselines: raw (hnswlib), lmdb, numpy, chroma, qdrant (default: all)",
+        help="comma-separated baselines: raw (hnswlib), lmdb, numpy, chroma, qdrant, grpc (an "
+        "empty gRPC call through three processes) (default: all)",
     )
     bench.add_argument(
         "--workloads",
