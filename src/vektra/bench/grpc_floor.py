@@ -99,7 +99,9 @@ class GrpcFloor(System):
         channel, self._channel = getattr(self, "_channel", None), None
         if channel is not None:
             channel.close()
-        for proc in getattr(self, "_procs", []):
+        # The relay first: stopped before its upstream, it never sees the
+        # echo server go away mid-connection (grpc logs a GOAWAY then).
+        for proc in reversed(getattr(self, "_procs", [])):
             if proc.poll() is None:
                 proc.terminate()
             try:
