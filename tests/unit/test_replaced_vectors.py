@@ -217,6 +217,9 @@ def test_a_small_graph_full_of_deleted_labels_is_searched_exactly(metric: Metric
     queries = RNG.normal(size=(50, DIM)).astype(np.float32)
     found, _ = index.knn(queries, 10, 10, allow=among)
     assert [row.tolist() for row in found] == [truth(q, among) for q in queries]
+    # A filter is a set: given out of order and twice over, the same answer.
+    again, _ = index.knn(queries, 10, 10, allow=np.concatenate([among[::-1], among]))
+    assert np.array_equal(again, found)
     # Unfiltered, the fresh graph's scan and the main graph's walk merged:
     # a hot vector is its own nearest (by inner product, a longer vector
     # can be nearer, so there the hot set's own exact top comes first).

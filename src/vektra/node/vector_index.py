@@ -345,6 +345,8 @@ class VectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Like `Graph.knn`, but exact: the k nearest of the graph's live
         vectors (of `allow` among them) by distance to every one."""
+        if allow is not None and len(allow) > 1 and not np.all(allow[1:] > allow[:-1]):
+            allow = np.unique(allow)  # a set, as a walk's filter is: no docno twice
         docnos, stored = graph.live() if allow is None else graph.stored(allow)
         k = min(k, len(docnos))
         if not k:
