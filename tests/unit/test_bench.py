@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vektra.bench import data, floors, report, targets, workloads
+from vektra.bench import catalog, data, floors, report, targets, workloads
 from vektra.bench.baselines import HnswlibBaseline
 from vektra.bench.measure import median_figures, recall_at
 from vektra.bench.systems import Params
+from vektra.cli import bench as cli_bench
 
 
 def test_exact_topk_in_chunks_matches_a_full_sort() -> None:
@@ -211,3 +212,10 @@ def test_a_latency_bound_is_a_ceiling_and_a_failed_figure_has_no_floor() -> None
     by_text = {t["target"]: t for t in targets.evaluate(res)}
     single = by_text["1 node via router p50 <= 0.5x Chroma's (in-process)"]
     assert single["bounds"] == {CALL: None, GRPC: pytest.approx(1.0)}
+
+
+def test_the_cli_names_every_system_the_catalog_runs() -> None:
+    """`vektra bench` keeps its own lists of names, so that `vektra --help`
+    imports none of the suite: they must be the catalog's, in its order."""
+    assert tuple(catalog.TOPOLOGIES) == cli_bench.TOPOLOGIES
+    assert tuple(catalog.BASELINES) == cli_bench.BASELINES
