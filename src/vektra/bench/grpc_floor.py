@@ -109,6 +109,8 @@ class GrpcFloor(System):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
         self._procs = []
 
     def get(self, rows: np.ndarray) -> int:
