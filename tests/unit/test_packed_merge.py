@@ -8,10 +8,12 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vektra.common import packed_hits
+from vektra.common.errors import Internal
 from vektra.common.packed_hits import PackedColumns, merge
 from vektra.router.gather import hit_rows, merge_hits, shard_columns
 from vektra.v1 import node_pb2 as npb
@@ -150,3 +152,60 @@ def test_an_answer_not_nearest_first_is_left_to_the_merge() -> None:
     assert packed_hits.as_merged(cols([0.5, 0.25]), 10) is None
     assert packed_hits.as_merged(cols([0.25, float("nan")]), 10) is None
     assert packed_hits.as_merged(cols([0.25, 0.5]), 10) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(1, 3).flatmap(lambda rows: st.tuples(st.just(rows), _nearest_first(rows))),
+    st.integers(1, 8),
+)
+def test_an_answer_is_sent_on_as_it_came_exactly_when_it_is_in_merged_order(
+    case: tuple[int, list[list[pb.Hit]]], k: int
+) -> None:
+    """`sent_as_merged` reads the message itself (no ids made strings but
+    tied ones) and agrees with `as_merged` on the columns: true only when
+    the merge would give the answer unchanged."""
+    rows, node = case
+    cols = shard_columns(
+        npb.ShardSearchResponse(results=[pb.SearchResponse(hits=r) for r in node]), rows, "n"
+    )
+    sent = packed_hits.to_pb(cols)
+    assert packed_hits.sent_as_merged(sent, rows, k, "node n") == (
+        packed_hits.as_merged(cols, k) is cols
+    )
+
+
+def test_a_malformed_answer_is_refused_before_it_is_sent_on() -> None:
+    def sent(**change: object) -> pb.PackedHits:
+        msg = pb.PackedHits(
+            ids=["a", "b"],
+            distances=np.asarray([0.25, 0.5], "<f4").tobytes(),
+            versions=np.zeros(2, packed_hits.VERSION_DTYPE).tobytes(),
+            writers=["w"],
+            row_lengths=[2],
+        )
+        for name, value in change.items():
+            msg.ClearField(name)
+            if isinstance(value, list):
+                getattr(msg, name).extend(value)
+            else:
+                setattr(msg, name, value)
+        return msg
+
+    assert packed_hits.sent_as_merged(sent(), 1, 10, "node n")
+    bad = {
+        "ids": ["a"],
+        "distances": np.asarray([0.25], "<f4").tobytes(),
+        "versions": b"\0" * 17,
+        "writers": [],
+        "row_lengths": [1, 1],
+        "properties": [b"\x80"],
+    }
+    for name, value in bad.items():
+        with pytest.raises(Internal, match="node n sent"):
+            packed_hits.sent_as_merged(sent(**{name: value}), 1, 10, "node n")
+    assert not packed_hits.sent_as_merged(sent(), 1, 1, "node n")  # a row longer than k
+    tied = np.asarray([0.25, 0.25], "<f4").tobytes()
+    assert packed_hits.sent_as_merged(sent(distances=tied), 1, 10, "node n")
+    # At one distance, hits go by id: "b" before "a" is the merge's to fix.
+    assert not packed_hits.sent_as_merged(sent(distances=tied, ids=["b", "a"]), 1, 10, "node n")

@@ -13,7 +13,7 @@ from vektra.client import _convert as convert
 from vektra.client.models import Hit, PackedHits, SearchResult
 from vektra.common import filters
 from vektra.common.errors import Internal
-from vektra.common.packed_hits import PackedSearch, to_pb
+from vektra.common.packed_hits import PackedSearch, sent_as_merged, to_pb
 from vektra.common.values import encode_vector, pack, unpack
 from vektra.node.engine import Engine
 from vektra.node.public_api import PublicApi
@@ -184,3 +184,29 @@ def test_a_packed_hit_equals_its_plain_twin() -> None:
     (hit,) = hits
     assert hit == Hit("a", 0.5, {}, {}, convert.Version(5, 1, "w"))
     assert hits[0] is hit  # built once
+
+
+@pytest.mark.parametrize("copies_of", [30, 250])  # 300 objects scanned, 2,500 walked
+def test_hits_at_one_distance_come_by_id_as_a_router_merges_them(
+    tmp_path: Path, copies_of: int
+) -> None:
+    """Duplicate vectors (duplicate texts) tie; a node orders those hits by
+    id, as the router's merge does, so a node alone's answer goes on as it
+    came (`sent_as_merged`) instead of being reordered there."""
+    e = open_engine(tmp_path / "n")
+    e.create_collection(make_schema())
+    distinct = RNG.normal(size=(copies_of, DIM)).astype(np.float32)
+    e.upsert("docs", objects(np.repeat(distinct, 10, axis=0)))  # ten objects per vector
+    spec = e.schema("docs").vectors[0]
+    found = e.search_packed("docs", spec, distinct[:8] + 0.01, 10, 64, filters.All())
+    cols = found.columns
+    tied = 0
+    for at in cols.row_slices():
+        ids, dists = cols.ids[at], cols.distances[at].tolist()
+        for i in range(1, len(ids)):
+            if dists[i] == dists[i - 1]:
+                tied += 1
+                assert ids[i - 1] < ids[i]
+    assert tied >= 8 * 5  # most of each row is one vector's ten copies
+    assert sent_as_merged(to_pb(cols), len(cols.row_lengths), 10, "node n")
+    e.close()

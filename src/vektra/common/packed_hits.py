@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,10 +39,12 @@ __all__ = [
     "as_merged",
     "from_pb",
     "merge",
+    "newest_of",
     "objects_from_pb",
     "objects_to_pb",
     "records_from_pb",
     "records_to_pb",
+    "sent_as_merged",
     "to_pb",
 ]
 
@@ -66,10 +68,15 @@ class PackedColumns:
 
     def newest(self) -> tuple[int, int] | None:
         """(physical, logical) of the newest version among the hits."""
-        if not len(self.versions):
-            return None
-        top = np.lexsort((self.versions["logical"], self.versions["physical"]))[-1]
-        return int(self.versions["physical"][top]), int(self.versions["logical"][top])
+        return newest_of(self.versions)
+
+
+def newest_of(versions: np.ndarray) -> tuple[int, int] | None:
+    """(physical, logical) of the newest of `versions` (VERSION_DTYPE)."""
+    if not len(versions):
+        return None
+    top = np.lexsort((versions["logical"], versions["physical"]))[-1]
+    return int(versions["physical"][top]), int(versions["logical"][top])
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,29 +104,85 @@ def to_pb(cols: PackedColumns) -> pb.PackedHits:
     )
 
 
-def from_pb(msg: pb.PackedHits, rows: int | None = None, who: str = "the server") -> PackedColumns:
-    """The columns of `msg` (one row when it gives no row lengths), checked:
-    Internal when they do not line up (`who` sent a malformed answer)."""
-    ids = list(msg.ids)
-    n = len(ids)
+class _CheckedHits(NamedTuple):
+    """The numeric columns of a packed message, checked against each other."""
+
+    distances: np.ndarray
+    versions: np.ndarray
+    row_lengths: np.ndarray
+
+
+def _checked_hits(msg: pb.PackedHits, rows: int | None, who: str) -> _CheckedHits:
+    """`msg`'s numeric columns once they line up with its ids, properties
+    and writers: Internal otherwise (`who` sent a malformed answer). The ids
+    are only counted, never made into strings."""
+    n = len(msg.ids)
     distances = np.frombuffer(msg.distances, dtype="<f4")
     if len(msg.versions) % VERSION_DTYPE.itemsize:
         raise Internal(f"{who} sent malformed packed hits (versions)")
     versions = np.frombuffer(msg.versions, dtype=VERSION_DTYPE)
     row_lengths = list(msg.row_lengths) or [n]
-    props = list(msg.properties) if len(msg.properties) else None
     if len(distances) != n or len(versions) != n or sum(row_lengths) != n:
         raise Internal(f"{who} sent malformed packed hits (column lengths differ)")
     if rows is not None and len(row_lengths) != rows:
         raise Internal(f"{who} sent {len(row_lengths)} rows of packed hits for {rows} queries")
-    if props is not None and len(props) != n:
+    if len(msg.properties) and len(msg.properties) != n:
         raise Internal(f"{who} sent malformed packed hits (properties)")
-    writers = tuple(msg.writers)
     # The writer is the last 4 bytes of each version (VERSION_DTYPE).
-    if n and int(np.frombuffer(msg.versions, dtype="<u4")[3::4].max()) >= len(writers):
+    if n and int(np.frombuffer(msg.versions, dtype="<u4")[3::4].max()) >= len(msg.writers):
         raise Internal(f"{who} sent malformed packed hits (writers)")
-    lengths = np.array(row_lengths, dtype=np.int64)
-    return PackedColumns(ids, distances, versions, writers, lengths, props)
+    return _CheckedHits(distances, versions, np.array(row_lengths, dtype=np.int64))
+
+
+def from_pb(msg: pb.PackedHits, rows: int | None = None, who: str = "the server") -> PackedColumns:
+    """The columns of `msg` (one row when it gives no row lengths), checked:
+    Internal when they do not line up (`who` sent a malformed answer)."""
+    c = _checked_hits(msg, rows, who)
+    props = list(msg.properties) if len(msg.properties) else None
+    return PackedColumns(
+        list(msg.ids), c.distances, c.versions, tuple(msg.writers), c.row_lengths, props
+    )
+
+
+def sent_as_merged(msg: pb.PackedHits, rows: int, k: int, who: str) -> bool:
+    """Whether `msg`, the whole answer of one node alone, is what `merge`
+    would make of it: no row longer than k, nearest first, hits at one
+    distance by id. Checked as `from_pb` checks (Internal when malformed),
+    but only the tied hits' ids become strings: a router sends such an
+    answer on untouched, and making 640 ids strings to look at a few cost
+    more than the rest of its work on a batch. The caller vouches that no
+    id repeats in a row, as for `as_merged`."""
+    c = _checked_hits(msg, rows, who)
+    runs = _tied_runs(c.distances, c.row_lengths, k)
+    if runs is None:
+        return False
+    ids = msg.ids
+    for lo, hi in runs:
+        tied = ids[lo:hi]
+        if tied != sorted(tied):
+            return False
+    return True
+
+
+def _tied_runs(d: np.ndarray, lengths: np.ndarray, k: int) -> list[tuple[int, int]] | None:
+    """The [lo, hi) spans of hits at one distance within a row, when every
+    row holds at most k hits nearest first; None when it does not."""
+    if len(lengths) and int(lengths.max()) > k:
+        return None
+    if len(d) < 2:
+        return []
+    same_row = np.ones(len(d) - 1, dtype=bool)
+    starts = np.cumsum(lengths)[:-1]
+    same_row[starts[(starts > 0) & (starts < len(d))] - 1] = False
+    tied = (d[1:] == d[:-1]) & same_row
+    if not ((d[1:] > d[:-1]) | tied | ~same_row).all():
+        return None  # not nearest first (or a NaN)
+    if not tied.any():
+        return []
+    at = np.flatnonzero(tied)
+    return [
+        (int(run[0]), int(run[-1]) + 2) for run in np.split(at, np.flatnonzero(np.diff(at) > 1) + 1)
+    ]
 
 
 def merge(parts: Sequence[PackedColumns], rows: int, k: int) -> PackedColumns:
@@ -150,28 +213,15 @@ def as_merged(cols: PackedColumns, k: int) -> PackedColumns | None:
     than k, or not nearest first). The caller vouches that no id repeats
     in a row (one node's answer for one position holds one copy of each
     object). A router sends such an answer on without merging it."""
-    lengths = cols.row_lengths
-    if len(lengths) and int(lengths.max()) > k:
+    runs = _tied_runs(cols.distances, cols.row_lengths, k)
+    if runs is None:
         return None
-    d = cols.distances
-    if len(d) < 2:
-        return cols
-    same_row = np.ones(len(d) - 1, dtype=bool)
-    starts = np.cumsum(lengths)[:-1]
-    same_row[starts[(starts > 0) & (starts < len(d))] - 1] = False
-    tied = (d[1:] == d[:-1]) & same_row
-    if not ((d[1:] > d[:-1]) | tied | ~same_row).all():
-        return None  # not nearest first (or a NaN)
-    if not tied.any():
-        return cols
     # Hits at one distance go by id, as the merge orders them: about one
     # row in ten on real embeddings (duplicate texts), a few hits each.
     ids = cols.ids
-    order = list(range(len(d)))
+    order = list(range(len(ids)))
     moved = False
-    at = np.flatnonzero(tied)
-    for run in np.split(at, np.flatnonzero(np.diff(at) > 1) + 1):
-        lo, hi = int(run[0]), int(run[-1]) + 2
+    for lo, hi in runs:
         by_id = sorted(order[lo:hi], key=ids.__getitem__)
         moved |= by_id != order[lo:hi]
         order[lo:hi] = by_id
@@ -179,10 +229,10 @@ def as_merged(cols: PackedColumns, k: int) -> PackedColumns | None:
         return cols
     return PackedColumns(
         ids=[ids[i] for i in order],
-        distances=d,  # equal within each run reordered
+        distances=cols.distances,  # equal within each run reordered
         versions=cols.versions[np.asarray(order)],
         writers=cols.writers,
-        row_lengths=lengths,
+        row_lengths=cols.row_lengths,
         properties=None if cols.properties is None else [cols.properties[i] for i in order],
     )
 

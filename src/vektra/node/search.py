@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from vektra.common import filters
-from vektra.common.packed_hits import PackedColumns, PackedSearch
+from vektra.common.packed_hits import PackedColumns, PackedSearch, as_merged
 from vektra.common.schema import VectorSpec
 from vektra.node.config import EngineConfig
 from vektra.node.open_collections import OpenCollection
@@ -153,6 +153,10 @@ def search_packed(
         row_lengths=lengths,
         properties=props,
     )
+    # Hits at one distance (duplicate texts: most batches have some) go by
+    # id, in the order a router's merge gives, so a router sends a node
+    # alone's answer on as it came (`packed_hits.sent_as_merged`).
+    packed = as_merged(packed, k) or packed
     return PackedSearch(
         columns=packed,
         strategy=found.strategy,

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
+
+import numpy as np
 
 from vektra.common import packed_hits
 from vektra.common.errors import InvalidArgument, Unavailable, VektraError
@@ -107,15 +109,35 @@ def _lone_node(assignment: RangeAssignment) -> str | None:
     return None
 
 
-class _Merged(NamedTuple):
-    """A search's merged hits, and the packed message they came in when a
-    single node's answer needed no merging (then sent on as it is)."""
+class _Merged:
+    """A search's merged hits: as columns, or as the packed message a
+    single node's answer came in when it needed no merging (then sent on as
+    it is, its columns read only if a client wants one Hit per hit)."""
 
-    columns: PackedColumns
-    message: pb.PackedHits | None
+    def __init__(
+        self, columns: PackedColumns | None, message: pb.PackedHits | None, rows: int
+    ) -> None:
+        assert columns is not None or message is not None
+        self._columns = columns
+        self._message = message
+        self._rows = rows
+
+    @property
+    def columns(self) -> PackedColumns:
+        if self._columns is None:
+            assert self._message is not None
+            self._columns = packed_hits.from_pb(self._message, self._rows)
+        return self._columns
+
+    def newest(self) -> tuple[int, int] | None:
+        if self._message is not None:
+            return packed_hits.newest_of(
+                np.frombuffer(self._message.versions, dtype=packed_hits.VERSION_DTYPE)
+            )
+        return self.columns.newest()
 
     def to_pb(self) -> pb.PackedHits:
-        return packed_hits.to_pb(self.columns) if self.message is None else self.message
+        return packed_hits.to_pb(self.columns) if self._message is None else self._message
 
 
 class Scatter:
@@ -225,17 +247,8 @@ class Scatter:
         plans += [r.plan for a in answers if not a.HasField("plan") for r in a.results[:1]]
         plan = max(plans, key=lambda p: p.candidates, default=None)
         if packed:
-            columns = [shard_columns(a, batch.rows, n) for a, n in zip(answers, nodes, strict=True)]
-            alone_merged = None
-            if nodes == [alone] and answers[0].HasField("packed"):
-                alone_merged = packed_hits.as_merged(columns[0], batch.k)
-            if alone_merged is None:
-                merged = _Merged(merge_packed(columns, batch.rows, batch.k), None)
-            elif alone_merged is columns[0]:  # in merged order: on as it came
-                merged = _Merged(alone_merged, answers[0].packed)
-            else:
-                merged = _Merged(alone_merged, None)
-            newest = merged.columns.newest()
+            merged = self._merge_packed(answers, nodes, alone, batch)
+            newest = merged.newest()
             if newest is not None:
                 self._clock.observe(Version(newest[0], newest[1], ""))
             return merged, plan, coverage
@@ -252,6 +265,29 @@ class Scatter:
                 )
             )
         return rows, plan, coverage
+
+    @staticmethod
+    def _merge_packed(
+        answers: list[npb.ShardSearchResponse],
+        nodes: list[str],
+        alone: str | None,
+        batch: pb.SearchBatchRequest,
+    ) -> _Merged:
+        """The nodes' packed answers merged; one node's answer alone goes on
+        as it came when it is in merged order already (a node orders its
+        hits as the merge does), and is only reordered when it is not."""
+        columns = None
+        if nodes == [alone] and answers[0].HasField("packed"):
+            sent = answers[0].packed
+            if packed_hits.sent_as_merged(sent, batch.rows, batch.k, who=f"node {alone}"):
+                return _Merged(None, sent, batch.rows)
+            columns = [shard_columns(answers[0], batch.rows, nodes[0])]
+            reordered = packed_hits.as_merged(columns[0], batch.k)
+            if reordered is not None:
+                return _Merged(reordered, None, batch.rows)
+        if columns is None:
+            columns = [shard_columns(a, batch.rows, n) for a, n in zip(answers, nodes, strict=True)]
+        return _Merged(merge_packed(columns, batch.rows, batch.k), None, batch.rows)
 
     async def search(self, request: pb.SearchRequest, timeout: float) -> pb.SearchResponse:
         async def run(topo: Topology) -> pb.SearchResponse:
