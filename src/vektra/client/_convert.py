@@ -9,7 +9,7 @@ fake servers) can round-trip values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from vektra.client.models import (
     SearchPlan,
     SearchResult,
     UpsertResult,
-    make_object,
+    make_objects,
 )
 from vektra.common import packed_hits
 from vektra.common.errors import Internal, InvalidArgument
@@ -206,7 +206,7 @@ def objects_from_get(
     """A Get (or Query) reply's objects, in order, whichever form it came in
     (decoded already: from an engine in this process)."""
     if isinstance(msg, packed_hits.DecodedObjects):
-        return _objects(msg.ids, msg.properties, (tuple(v) for v in msg.versions), None)
+        return _objects(msg.ids, msg.properties, msg.versions, None)
     if not msg.HasField("packed"):
         return [object_from_proto(o) for o in msg.objects]
     cols = packed_hits.objects_from_pb(msg.packed)
@@ -221,23 +221,21 @@ def objects_from_get(
 def _objects(
     ids: list[str],
     maps: list[Any],
-    versions: Iterable[tuple[Any, ...]],
+    versions: Iterable[Sequence[Any]],
     writers: tuple[str, ...] | None,
 ) -> list[Object]:
     """Objects from columns; each version (physical, logical, writer), the
     writer an index into `writers` when given."""
     # Objects written in one batch share a version: one Version for each.
     made: dict[tuple[Any, ...], Version] = {}
-    out: list[Object] = []
-    for object_id, properties, v in zip(ids, maps, versions, strict=True):
-        version = made.get(v)
-        if version is None:
-            writer = v[2] if writers is None else writers[v[2]]
-            version = made[v] = Version(v[0], v[1], writer)
-        out.append(
-            make_object(object_id, properties if type(properties) is dict else {}, {}, version)
-        )
-    return out
+
+    def version_of(v: tuple[Any, ...]) -> Version:
+        writer = v[2] if writers is None else writers[v[2]]
+        version = made[v] = Version(v[0], v[1], writer)
+        return version
+
+    keys = map(tuple, versions)
+    return make_objects(ids, maps, [made.get(v) or version_of(v) for v in keys])
 
 
 def hit_to_proto(hit: Hit, where: str = "hit") -> pb.Hit:

@@ -89,6 +89,8 @@ def id_list(ids: Sequence[str] | str) -> list[str]:
     if isinstance(ids, str):  # one id, not its characters
         return [ids]
     out = list(ids)
+    if set(map(type, out)) <= {str}:
+        return out
     for i, object_id in enumerate(out):
         if not isinstance(object_id, str):
             raise InvalidArgument(f"ids[{i}]", f"must be a string, got {type(object_id).__name__}")

@@ -478,19 +478,17 @@ class Records:
             raws = [get(key) for key in object_keys]
             found = [i for i, raw in zip(ids, raws, strict=True) if raw is not None]
             joined = b"".join([raw for raw in raws if raw is not None])
-        out = DecodedObjects([], [], [], [])
         records = unpack_joined(joined, len(found))
-        live: set[str] = set()
-        for object_id, (version, deleted, _docno, props, _vectors) in zip(
-            found, records, strict=True
-        ):
-            if not deleted:
-                live.add(object_id)
-                out.ids.append(object_id)
-                out.versions.append(version)
-                out.properties.append(props)
-        out.missing.extend(i for i in ids if i not in live)  # in request order
-        return out
+        # [version, deleted, docno, properties, vectors] each; columns taken
+        # whole, the usual case (every id found, none deleted) in one pass.
+        if any(r[1] for r in records):
+            kept = [(i, r) for i, r in zip(found, records, strict=True) if not r[1]]
+            found, records = [i for i, _ in kept], [r for _, r in kept]
+        missing = []
+        if len(found) < len(ids):
+            live = set(found)
+            missing = [i for i in ids if i not in live]  # in request order
+        return DecodedObjects(found, [r[0] for r in records], [r[3] for r in records], missing)
 
     def raw_properties(
         self, meta: CollectionMeta, tokens: list[int], ids: list[str]
