@@ -166,23 +166,28 @@ def sent_as_merged(msg: pb.PackedHits, rows: int, k: int, who: str) -> bool:
 
 def _tied_runs(d: np.ndarray, lengths: np.ndarray, k: int) -> list[tuple[int, int]] | None:
     """The [lo, hi) spans of hits at one distance within a row, when every
-    row holds at most k hits nearest first; None when it does not."""
+    row holds at most k hits nearest first; None when it does not. A fixed
+    handful of numpy calls per batch, however many runs (a router runs it
+    on most batches it sends on)."""
     if len(lengths) and int(lengths.max()) > k:
         return None
-    if len(d) < 2:
+    n = len(d)
+    if n < 2:
         return []
-    same_row = np.ones(len(d) - 1, dtype=bool)
-    starts = np.cumsum(lengths)[:-1]
-    same_row[starts[(starts > 0) & (starts < len(d))] - 1] = False
-    tied = (d[1:] == d[:-1]) & same_row
-    if not ((d[1:] > d[:-1]) | tied | ~same_row).all():
+    up, tied = d[1:] > d[:-1], d[1:] == d[:-1]  # pair i: hits i and i + 1
+    # A pair across two rows compares nothing: count it as a step up.
+    last = np.cumsum(lengths)[:-1] - 1  # each row's last hit (but the last row's)
+    across = last[(last >= 0) & (last < n - 1)]
+    up[across], tied[across] = True, False
+    if not (up | tied).all():
         return None  # not nearest first (or a NaN)
     if not tied.any():
         return []
     at = np.flatnonzero(tied)
-    return [
-        (int(run[0]), int(run[-1]) + 2) for run in np.split(at, np.flatnonzero(np.diff(at) > 1) + 1)
-    ]
+    breaks = np.flatnonzero(np.diff(at) != 1)
+    los = at[np.concatenate(([0], breaks + 1))]
+    his = at[np.concatenate((breaks, [len(at) - 1]))] + 2
+    return list(zip(los.tolist(), his.tolist(), strict=True))
 
 
 def merge(parts: Sequence[PackedColumns], rows: int, k: int) -> PackedColumns:
