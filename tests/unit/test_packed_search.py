@@ -190,15 +190,18 @@ def test_a_packed_hit_equals_its_plain_twin() -> None:
 def test_hits_at_one_distance_come_by_id_as_a_router_merges_them(
     tmp_path: Path, copies_of: int
 ) -> None:
-    """Duplicate vectors (duplicate texts) tie; a node orders those hits by
-    id, as the router's merge does, so a node alone's answer goes on as it
-    came (`sent_as_merged`) instead of being reordered there."""
+    """Duplicate vectors (duplicate texts) tie; for a router (ShardSearch
+    asks `ties_by_id`) a node orders those hits by id, as the router's
+    merge does, so a node alone's answer goes on as it came
+    (`sent_as_merged`) instead of being reordered there."""
     e = open_engine(tmp_path / "n")
     e.create_collection(make_schema())
     distinct = RNG.normal(size=(copies_of, DIM)).astype(np.float32)
     e.upsert("docs", objects(np.repeat(distinct, 10, axis=0)))  # ten objects per vector
     spec = e.schema("docs").vectors[0]
-    found = e.search_packed("docs", spec, distinct[:8] + 0.01, 10, 64, filters.All())
+    found = e.search_packed(
+        "docs", spec, distinct[:8] + 0.01, 10, 64, filters.All(), ties_by_id=True
+    )
     cols = found.columns
     tied = 0
     for at in cols.row_slices():

@@ -223,22 +223,29 @@ def as_merged(cols: PackedColumns, k: int) -> PackedColumns | None:
         return None
     # Hits at one distance go by id, as the merge orders them: about one
     # row in ten on real embeddings (duplicate texts), a few hits each.
+    # Only the runs out of order are rewritten, in copies of the columns.
     ids = cols.ids
-    order = list(range(len(ids)))
-    moved = False
+    moves = []
     for lo, hi in runs:
-        by_id = sorted(order[lo:hi], key=ids.__getitem__)
-        moved |= by_id != order[lo:hi]
-        order[lo:hi] = by_id
-    if not moved:
+        by_id = sorted(range(lo, hi), key=ids.__getitem__)
+        if by_id != [*range(lo, hi)]:
+            moves.append((lo, hi, by_id))
+    if not moves:
         return cols
+    new_ids, versions = list(ids), cols.versions.copy()
+    props = None if cols.properties is None else list(cols.properties)
+    for lo, hi, by_id in moves:
+        new_ids[lo:hi] = [ids[i] for i in by_id]
+        versions[lo:hi] = cols.versions[by_id]
+        if props is not None:
+            props[lo:hi] = [cols.properties[i] for i in by_id]  # type: ignore[index]
     return PackedColumns(
-        ids=[ids[i] for i in order],
+        ids=new_ids,
         distances=cols.distances,  # equal within each run reordered
-        versions=cols.versions[np.asarray(order)],
+        versions=versions,
         writers=cols.writers,
         row_lengths=cols.row_lengths,
-        properties=None if cols.properties is None else [cols.properties[i] for i in order],
+        properties=props,
     )
 
 

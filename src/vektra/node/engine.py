@@ -406,14 +406,18 @@ class Engine:
         flt: filters.Filter,
         parts: Sequence[SearchPart] | None = None,
         properties: bool = False,
+        ties_by_id: bool = False,
     ) -> PackedSearch:
         """`search` as columns (ids, distances, versions, and each hit's
         properties as msgpack when `properties`), read without decoding a
-        record: the fast path of searches that return no vectors."""
+        record: the fast path of searches that return no vectors. With
+        `ties_by_id` (a router's ShardSearch), hits at one distance come in
+        id order."""
         coll = self._colls.get(name)
         packed = vector_search.search_packed(
-            self._store, coll, spec, queries, k, ef, flt, self.config, parts, properties
-        )
+            self._store, coll, spec, queries, k, ef, flt, self.config, parts, properties,
+            ties_by_id,
+        )  # fmt: skip
         self._count_searched(packed.searched)
         return packed
 

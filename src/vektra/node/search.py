@@ -118,9 +118,12 @@ def search_packed(
     config: EngineConfig,
     parts: Sequence[SearchPart] | None = None,
     properties: bool = False,
+    ties_by_id: bool = False,
 ) -> PackedSearch:
     """`search` as columns: ids, distances and versions of every row's hits,
-    with each hit's properties (msgpack) when `properties`."""
+    with each hit's properties (msgpack) when `properties`; with
+    `ties_by_id`, hits at one distance in id order, as a router's merge
+    orders them."""
     found = _find(store, coll, spec, queries, k, ef, flt, config, parts)
     n_rows = len(found.labels)
     lengths = np.array([len(r) for r in found.labels], dtype=np.int64)
@@ -153,10 +156,12 @@ def search_packed(
         row_lengths=lengths,
         properties=props,
     )
-    # Hits at one distance (duplicate texts: most batches have some) go by
-    # id, in the order a router's merge gives, so a router sends a node
-    # alone's answer on as it came (`packed_hits.sent_as_merged`).
-    packed = as_merged(packed, k) or packed
+    if ties_by_id:
+        # Most batches have ties (duplicate texts). A router sends a lone
+        # node's answer on as it came only when they are in id order
+        # (`packed_hits.sent_as_merged`); put so here, where the ids are a
+        # list already. An embedded search has no router and skips it.
+        packed = as_merged(packed, k) or packed
     return PackedSearch(
         columns=packed,
         strategy=found.strategy,

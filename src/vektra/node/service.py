@@ -306,6 +306,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
                 flt,
                 parts,
                 req.include_properties,
+                True,  # ties by id: a router sends a lone node's answer on as it is
             )
             return npb.ShardSearchResponse(
                 packed=packed_hits.to_pb(found.columns),
