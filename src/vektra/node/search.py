@@ -43,7 +43,9 @@ from vektra.node.vector_index import VectorIndex, exact_distances
 __all__ = ["Hit", "PackedSearch", "SearchPart", "SearchResult", "search", "search_packed"]
 
 # Labels and distances per query row (rows may be shorter than k when fewer match).
-_Rows = tuple[list[np.ndarray], list[np.ndarray]]
+# Labels and distances per query row: per-row arrays (rows may differ in
+# length), or one 2-D array each when every row holds k (an HNSW walk).
+_Rows = tuple[list[np.ndarray] | np.ndarray, list[np.ndarray] | np.ndarray]
 # Which of an array of labels a part keeps (same shape, bool).
 _Keep = Callable[[np.ndarray], np.ndarray]
 
@@ -78,8 +80,8 @@ class _PartRun(NamedTuple):  # tuples: made on every search, built faster
 
 
 class _Found(NamedTuple):
-    labels: list[np.ndarray]  # per row, nearest first
-    distances: list[np.ndarray]
+    labels: list[np.ndarray] | np.ndarray  # per row, nearest first (or one 2-D array)
+    distances: list[np.ndarray] | np.ndarray
     strategy: str
     candidates: int
     searched: int
@@ -126,10 +128,17 @@ def search_packed(
     orders them."""
     found = _find(store, coll, spec, queries, k, ef, flt, config, parts)
     n_rows = len(found.labels)
-    lengths = np.array([len(r) for r in found.labels], dtype=np.int64)
-    if n_rows == 1:  # a single query: its row is the column
+    if isinstance(found.labels, np.ndarray) and isinstance(found.distances, np.ndarray):
+        # Rows all k long, as one walk answers: the columns as they are
+        # (splitting 64 rows into views and joining them again cost more
+        # than the hit table's lookup).
+        labels, dists = found.labels.reshape(-1), found.distances.reshape(-1)
+        lengths = np.full(n_rows, found.labels.shape[1], dtype=np.int64)
+    elif n_rows == 1:  # a single query: its row is the column
+        lengths = np.array([len(found.labels[0])], dtype=np.int64)
         labels, dists = found.labels[0], found.distances[0]
     else:
+        lengths = np.array([len(r) for r in found.labels], dtype=np.int64)
         labels = np.concatenate(found.labels) if n_rows else np.empty(0, np.uint64)
         dists = np.concatenate(found.distances) if n_rows else np.empty(0, np.float32)
     hits = coll.hits.lookup(labels)  # a docno deleted since the index answered: skipped
@@ -290,12 +299,10 @@ def _run(
     try:
         match strategy:
             case Strategy.HNSW:
-                lab, dis = index.knn(queries, k, ef)
-                return strategy, (list(lab), list(dis))
+                return strategy, index.knn(queries, k, ef)
             case Strategy.HNSW_FILTERED:
                 assert candidates is not None
-                lab, dis = index.knn(queries, k, ef, allow=candidates)
-                return strategy, (list(lab), list(dis))
+                return strategy, index.knn(queries, k, ef, allow=candidates)
             case Strategy.HNSW_POST_FILTER:
                 assert candidates is not None
                 return strategy, _post_filter(index, len(candidates), keep, queries, k, ef)
