@@ -28,6 +28,7 @@ from vektra.client.models import (
     SearchResult,
     UpsertResult,
     make_objects,
+    make_search_results,
 )
 from vektra.common import packed_hits
 from vektra.common.errors import Internal, InvalidArgument
@@ -310,15 +311,15 @@ _IN_PROCESS = Coverage(asked=1, answered=1, failed=(), complete=True)
 def _packed_rows(cols: packed_hits.PackedColumns) -> list[PackedHits]:
     """Packed columns as one lazy hit sequence per row. Columns are sliced,
     not copied per hit."""
+    ids, distances, versions, writers = cols.ids, cols.distances, cols.versions, cols.writers
+    props = cols.properties
+    if props is None:
+        return [
+            PackedHits(ids[at], distances[at], versions[at], writers, None, properties_from_proto)
+            for at in cols.row_slices()
+        ]
     return [
-        PackedHits(
-            cols.ids[at],
-            cols.distances[at],
-            cols.versions[at],
-            cols.writers,
-            None if cols.properties is None else cols.properties[at],
-            properties_from_proto,
-        )
+        PackedHits(ids[at], distances[at], versions[at], writers, props[at], properties_from_proto)
         for at in cols.row_slices()
     ]
 
@@ -353,18 +354,12 @@ def search_batch_from_proto(
     """One result per query row (`rows` of them, when known), whichever form
     the server sent (or an engine in this process handed over)."""
     if isinstance(msg, packed_hits.PackedSearch):
-        engine_plan = _in_process_plan(msg)
-        return [
-            SearchResult(hits=h, coverage=_IN_PROCESS, plan=engine_plan)
-            for h in _packed_rows(msg.columns)
-        ]
+        return make_search_results(_packed_rows(msg.columns), _IN_PROCESS, _in_process_plan(msg))
     batch_coverage = _coverage_of(msg)
     if msg.HasField("packed"):
-        plan = _plan_of(msg)
-        return [
-            SearchResult(hits=h, coverage=batch_coverage, plan=plan)
-            for h in _packed_rows(packed_hits.from_pb(msg.packed, rows))
-        ]
+        return make_search_results(
+            _packed_rows(packed_hits.from_pb(msg.packed, rows)), batch_coverage, _plan_of(msg)
+        )
     return [search_result_from_proto(r, batch_coverage) for r in msg.results]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -61,10 +62,9 @@ class PackedColumns:
     properties: list[bytes] | None
 
     def row_slices(self) -> list[slice]:
-        if len(self.row_lengths) == 1:
-            return [slice(0, int(self.row_lengths[0]))]
-        ends = np.cumsum(self.row_lengths).tolist()
-        return [slice(e - n, e) for e, n in zip(ends, self.row_lengths.tolist(), strict=True)]
+        lengths = self.row_lengths.tolist()
+        ends = accumulate(lengths)
+        return [slice(e - n, e) for e, n in zip(ends, lengths, strict=True)]
 
     def newest(self) -> tuple[int, int] | None:
         """(physical, logical) of the newest version among the hits."""
