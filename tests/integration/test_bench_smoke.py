@@ -78,6 +78,15 @@ def test_baselines_run_or_say_not_installed(smoke: tuple) -> None:
             assert res["figures"]["search_batch"][system]["ops"] > 0
 
 
+def test_each_router_is_measured_under_load(smoke: tuple) -> None:
+    res, md, _ = smoke
+    for topology in ("node", "cluster"):
+        m = res["memory"][topology]
+        assert m["router_under_load_mb"] > 0
+        assert isinstance(m["router_load_growth_mb"], float)
+    assert "router under load" in md
+
+
 def test_report_names_the_data_and_machine_and_marks_every_target(smoke: tuple) -> None:
     res, md, _ = smoke
     assert res["dataset"]["name"] == "synthetic"

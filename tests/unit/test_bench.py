@@ -76,6 +76,22 @@ def test_targets_pass_fail_and_not_measured() -> None:
     assert by_text["ingest time grows no faster than n log n"]["status"] == "not measured"
 
 
+def test_a_router_that_grows_under_load_fails_flatness() -> None:
+    """The router's RSS over the concurrent runs may shrink or grow by at
+    most 5% of what it was before them."""
+
+    def status(memory: dict) -> str:
+        res = {"figures": {}, "memory": memory}
+        by_text = {t["target"]: t for t in targets.evaluate(res)}
+        return str(by_text["1 node: router growth under load <= 5% of its RSS"]["status"])
+
+    flat = {"router_under_load_mb": 80.0, "router_load_growth_mb": -6.0}
+    assert status({"node": flat}) == "pass"
+    assert status({"node": {**flat, "router_load_growth_mb": 3.9}}) == "pass"
+    assert status({"node": {**flat, "router_load_growth_mb": 4.1}}) == "fail"
+    assert status({"node": {"growth_mb": 100.0}}) == "not measured"
+
+
 def test_a_batched_figure_times_every_pass_and_scores_the_first(tmp_path: Path) -> None:
     """Batched-search figures time `batch_passes` passes over the queries
     (one pass is too short to read), on the real hnswlib baseline; recall

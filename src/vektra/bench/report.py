@@ -316,10 +316,10 @@ def _memory_table(res: dict[str, Any]) -> list[str]:
         "Growth: RSS after all rows are in less RSS on the empty store (the nodes' for the "
         "routed topologies; an in-process system's own child process otherwise). Idle: "
         f"growth over {res['idle_s']:g} s idle after the workloads (routed) or after ingest "
-        "(in-process).",
+        "(in-process). Router under load: its growth over the concurrent runs.",
         "",
-        "| system | growth for the data | idle growth | peak RSS per process |",
-        "|---|---|---|---|",
+        "| system | growth for the data | idle growth | router under load | peak RSS per process |",
+        "|---|---|---|---|---|",
     ]
     labels = {n: label for n, label, _ in _columns(res)}
     for name, label in labels.items():
@@ -327,17 +327,17 @@ def _memory_table(res: dict[str, Any]) -> list[str]:
         if not m and name not in peak:
             continue
         if m.get("error"):
-            lines.append(f"| {label} | {m['error']} | — | — |")
+            lines.append(f"| {label} | {m['error']} | — | — | — |")
             continue
         peaks = ", ".join(f"{k} {v:,.0f}" for k, v in (peak.get(name) or {}).items())
         lines.append(
             f"| {label} | {_num(m.get('growth_mb'), 1)} | {_num(m.get('idle_growth_mb'), 1)} "
-            f"| {peaks or '—'} |"
+            f"| {_num(m.get('router_load_growth_mb'), 1)} | {peaks or '—'} |"
         )
     client = (peak.get("client") or {}).get("client")
     if client:
         lines.append(
-            f"| benchmark process (client, all in-process systems) | — | — | {client:,.0f} |"
+            f"| benchmark process (client, all in-process systems) | — | — | — | {client:,.0f} |"
         )
     return lines
 

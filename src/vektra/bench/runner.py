@@ -143,6 +143,7 @@ def _round(
 ) -> None:
     started: list[System] = []
     empty_rss: dict[str, dict[str, float]] = {}
+    under_load: dict[str, float] = {}  # router RSS before the concurrent runs
     try:
         for s in order:
             if s.name in skipped:
@@ -160,6 +161,10 @@ def _round(
             for s in started:
                 if not w.applies_to(s):
                     continue
+                if w.name in _UNDER_LOAD and s.name not in under_load:
+                    rss = _router_rss(s)
+                    if rss is not None:
+                        under_load[s.name] = rss
                 t0 = time.perf_counter()
                 summary = _measured(s, w, ctx)
                 raw[w.name].setdefault(s.name, []).append(summary)
@@ -175,6 +180,7 @@ def _round(
                 )
             if w.name == "upsert_single" or (w.name == "ingest" and "upsert_single" not in raw):
                 _loaded_memory(started, empty_rss, mem)
+        _router_memory(started, under_load, mem)
         _idle_memory(started, plan.idle_s, mem)
         for s in started:
             if s.kind == "vektra" and s.name not in memory.IN_PROCESS:
@@ -210,6 +216,32 @@ def _loaded_memory(
                 "by_process_mb": {k: v for k, v in now.items() if k != "client"},
             }
         )
+
+
+# The workloads that keep a router under sustained load (many clients, a
+# fixed time): its RSS is taken before the first and after the last.
+_UNDER_LOAD = ("search_concurrent", "mixed")
+
+
+def _router_rss(s: System) -> float | None:
+    if s.kind != "vektra" or s.name in memory.IN_PROCESS:
+        return None
+    return ProcessSet.grouped(s.processes.rss_mb()).get("router")
+
+
+def _router_memory(
+    started: list[System], under_load: dict[str, float], mem: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Each router's RSS growth under load: from before the concurrent runs
+    to after them (`under_load` holds the RSS before). A stateless router
+    keeps nothing per call or per object, so this stays flat; ingest's big
+    batches come before, and their buffers are not counted as growth."""
+    for s in started:
+        before, now = under_load.get(s.name), _router_rss(s)
+        if before is None or now is None or not mem.get(s.name):
+            continue
+        mem[s.name][-1]["router_under_load_mb"] = before
+        mem[s.name][-1]["router_load_growth_mb"] = now - before
 
 
 def _idle_memory(

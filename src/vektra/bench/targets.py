@@ -124,6 +124,24 @@ def _mem(system: str) -> Callable[[Results], float | None]:
     return get
 
 
+def _router_flat(
+    system: str, share: float
+) -> Callable[[Results], tuple[float, float, bool] | None]:
+    """The router's RSS growth over the concurrent runs (MB) against
+    `share` of its RSS before them: "flat" with room for the allocator's
+    noise, while a leak of a few hundred bytes a call would cross it."""
+
+    def check(res: Results) -> tuple[float, float, bool] | None:
+        m = res.get("memory", {}).get(system) or {}
+        growth, before = m.get("router_load_growth_mb"), m.get("router_under_load_mb")
+        if not isinstance(growth, int | float) or not isinstance(before, int | float):
+            return None
+        limit = share * float(before)
+        return float(growth), limit, growth <= limit
+
+    return check
+
+
 def _exact_plan_ratio(system: str) -> Callable[[Results], tuple[float, float, bool] | None]:
     inner = _ratio_at_least(
         _v("filtered_search_1%", system), _v("filtered_search_1%", "numpy-exact"), 0.5
@@ -319,6 +337,11 @@ TARGETS: tuple[Target, ...] = (
         Target(_MEM, f"{label} growth <= Qdrant Edge's",
                _ratio_at_most(_mem(system), _mem("qdrant-edge"), 1.0), at_most=True)
         for system, label in (("node", "1 node: node"), ("embedded", "embedded"))
+    ),
+    *(
+        Target(_MEM, f"{label}: router growth under load <= 5% of its RSS",
+               _router_flat(system, 0.05), unit="MB", at_most=True)
+        for system, label in (("node", "1 node"), ("cluster", "3 nodes rf 2"))
     ),
     Target("recall", "3 nodes rf 2 recall@10 >= single index's at the same ef - 0.005",
            _recall_vs_single("cluster"), unit="recall"),
