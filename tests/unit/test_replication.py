@@ -194,6 +194,23 @@ def test_a_plan_for_many_ids_asks_each_source_once_for_exactly_its_ids() -> None
     assert got == 0 and {s.node for s in plan.sources[object_id]} >= {"n0"}
 
 
+@pytest.mark.parametrize("rf", [1, 2])
+def test_a_node_alone_is_asked_for_every_id_without_hashing_them(rf: int) -> None:
+    """One owner leads every range: the plan (made without tokens) is what
+    the per-range plan gives, each id's sources what `read_sources` says."""
+    topo = topology(A)
+    ids = [f"k{i}" for i in range(50)] + ["k7", "ü-1"]
+    plan = plan_read(topo, "c", ids, rf, Level.ONE)
+    assert list(plan.sources) == list(dict.fromkeys(ids))
+    for object_id, srcs in plan.sources.items():
+        assert srcs == read_sources(topo, token("c", object_id), rf)
+    assert plan.requests == {("n0", None): list(dict.fromkeys(ids))}
+    assert plan.shortfall({("n0", None)}) is None
+    assert plan.shortfall(set()) == ("k0", 0)
+    with pytest.raises(Unavailable, match="needs 1"):
+        plan_read(topology(D), "c", ids, rf, Level.ONE)
+
+
 def test_a_read_that_cannot_reach_its_level_is_refused() -> None:
     topo = topology(A, D)
     key, _ = key_led_by(topo, "n1")

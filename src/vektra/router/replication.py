@@ -319,6 +319,18 @@ def plan_read(
     need = level.needed(rf)
     unique = list(dict.fromkeys(ids))
     ring = topo.ring
+    if len(ring.owners) == 1 and ring.ranges and unique:
+        # One owner leads every range: every id has the same sources, and
+        # no token needs hashing (a node alone: the usual small cluster).
+        srcs = _sources(topo, ring.ranges[0].preference, rf)
+        _check_readable(srcs, need, rf, level, unique[0])
+        return ReadPlan(
+            need,
+            rf,
+            dict.fromkeys(unique, srcs),
+            {(s.node, s.hints_for): list(unique) for s in srcs},
+            [(srcs, unique)],
+        )
     where = ring.range_indexes(tokens(collection, unique)).tolist() if ring.ranges else []
     sources: dict[str, tuple[Source, ...]] = {}
     # Ids in one token range share their sources: worked out once per range.
@@ -327,12 +339,7 @@ def plan_read(
         group = by_range.get(at)
         if group is None:
             srcs = _sources(topo, ring.ranges[at].preference, rf) if at >= 0 else ()
-            counting = sum(1 for s in srcs if s.counts)
-            if counting < need:
-                raise Unavailable(
-                    f"{counting} of {rf} replicas of {object_id!r} "
-                    f"readable, consistency {level.value} needs {need}"
-                )
+            _check_readable(srcs, need, rf, level, object_id)
             group = by_range[at] = (srcs, [])
         sources[object_id] = group[0]
         group[1].append(object_id)
@@ -341,6 +348,17 @@ def plan_read(
         for s in srcs:
             requests.setdefault((s.node, s.hints_for), []).extend(group_ids)
     return ReadPlan(need, rf, sources, requests, list(by_range.values()))
+
+
+def _check_readable(
+    srcs: tuple[Source, ...], need: int, rf: int, level: Level, object_id: str
+) -> None:
+    counting = sum(1 for s in srcs if s.counts)
+    if counting < need:
+        raise Unavailable(
+            f"{counting} of {rf} replicas of {object_id!r} "
+            f"readable, consistency {level.value} needs {need}"
+        )
 
 
 # ---------------------------------------------------------------- scatter-gather
