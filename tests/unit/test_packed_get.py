@@ -17,6 +17,7 @@ from vektra.common.errors import Internal
 from vektra.common.hlc import Version
 from vektra.common.values import pack
 from vektra.node.public_api import PublicApi
+from vektra.v1 import node_pb2 as npb
 from vektra.v1 import vektra_pb2 as pb
 
 from .helpers import make_schema, objects, open_engine
@@ -153,3 +154,31 @@ def test_packed_properties_decode_alike_in_one_pass_or_each_alone() -> None:
     assert [o.properties for o in each_alone] == [{"n": 1, "tags": ["a"]}, {}, {}]
     with pytest.raises(FrozenInstanceError):
         one_pass[0].id = "z"  # type: ignore[misc]
+
+
+def test_one_nodes_records_go_on_as_objects_only_when_they_are_the_get() -> None:
+    """A router sends a lone node's packed records on as the get's packed
+    objects only when they are exactly the ids asked, in order, all live;
+    anything else is read record by record (None here)."""
+    records = packed_hits.records_to_pb(
+        ["a", "b"], [(5, 0, "w1"), (7, 1, "w2")], [False, False], [b"\x80", b"\x81\xa1n\x01"]
+    )
+    sent = packed_hits.records_as_objects(records, ["a", "b"], "node n")
+    assert sent is not None
+    got = packed_hits.objects_from_pb(sent)
+    assert got.ids == ["a", "b"] and got.properties == [b"\x80", b"\x81\xa1n\x01"]
+    assert [(p, lg, got.writers[w]) for p, lg, w in got.versions.tolist()] == [
+        (5, 0, "w1"),
+        (7, 1, "w2"),
+    ]
+    assert packed_hits.records_as_objects(records, ["b", "a"], "node n") is None
+    assert packed_hits.records_as_objects(records, ["a"], "node n") is None
+    tombstone = packed_hits.records_to_pb(
+        ["a", "b"], [(5, 0, "w1"), (7, 1, "w2")], [False, True], [b"\x80", b""]
+    )
+    assert packed_hits.records_as_objects(tombstone, ["a", "b"], "node n") is None
+    broken = npb.PackedRecords()
+    broken.CopyFrom(records)
+    del broken.writers[:]
+    with pytest.raises(Internal, match="node n sent malformed packed records"):
+        packed_hits.records_as_objects(broken, ["a", "b"], "node n")

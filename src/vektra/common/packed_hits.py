@@ -43,6 +43,7 @@ __all__ = [
     "newest_of",
     "objects_from_pb",
     "objects_to_pb",
+    "records_as_objects",
     "records_from_pb",
     "records_to_pb",
     "sent_as_merged",
@@ -430,6 +431,28 @@ def records_from_pb(msg: npb.PackedRecords, who: str) -> PackedObjectColumns:
         raise Internal(f"{who} sent malformed packed records (column lengths differ)")
     return PackedObjectColumns(
         ids, versions, writers, props, np.frombuffer(msg.deleted, dtype=np.uint8).astype(bool)
+    )
+
+
+def records_as_objects(msg: npb.PackedRecords, ids: list[str], who: str) -> pb.PackedObjects | None:
+    """A get's packed objects straight from one node's packed records, when
+    those are exactly `ids`, in order, every one live: the columns go on as
+    the bytes they came in, with no object made per record. None when they
+    are not (the caller reads them one by one). Internal when malformed."""
+    got = list(msg.ids)
+    if got != ids:
+        return None
+    n = len(got)
+    if len(msg.versions) != n * VERSION_DTYPE.itemsize or len(msg.properties) != n:
+        raise Internal(f"{who} sent malformed packed records (column lengths differ)")
+    if len(msg.deleted) != n:
+        raise Internal(f"{who} sent malformed packed records (column lengths differ)")
+    if msg.deleted.count(0) != n:
+        return None  # a tombstone among them
+    if n and int(np.frombuffer(msg.versions, dtype="<u4")[3::4].max()) >= len(msg.writers):
+        raise Internal(f"{who} sent malformed packed records (writers)")
+    return pb.PackedObjects(
+        ids=got, versions=msg.versions, writers=msg.writers, properties=msg.properties
     )
 
 
