@@ -63,6 +63,8 @@ class PackedColumns:
     properties: list[bytes] | None
 
     def row_slices(self) -> list[slice]:
+        if len(self.row_lengths) == 1:  # a single query's (the common call)
+            return [slice(0, int(self.row_lengths[0]))]
         lengths = self.row_lengths.tolist()
         ends = accumulate(lengths)
         return [slice(e - n, e) for e, n in zip(ends, lengths, strict=True)]
