@@ -445,9 +445,8 @@ def records_as_objects(msg: npb.PackedRecords, ids: list[str], who: str) -> pb.P
     if got != ids:
         return None
     n = len(got)
-    if len(msg.versions) != n * VERSION_DTYPE.itemsize or len(msg.properties) != n:
-        raise Internal(f"{who} sent malformed packed records (column lengths differ)")
-    if len(msg.deleted) != n:
+    lengths = (len(msg.versions), len(msg.properties), len(msg.deleted))
+    if lengths != (n * VERSION_DTYPE.itemsize, n, n):
         raise Internal(f"{who} sent malformed packed records (column lengths differ)")
     if msg.deleted.count(0) != n:
         return None  # a tombstone among them

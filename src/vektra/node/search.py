@@ -42,9 +42,9 @@ from vektra.node.vector_index import VectorIndex, exact_distances
 
 __all__ = ["Hit", "PackedSearch", "SearchPart", "SearchResult", "search", "search_packed"]
 
-# Labels and distances per query row (rows may be shorter than k when fewer match).
-# Labels and distances per query row: per-row arrays (rows may differ in
-# length), or one 2-D array each when every row holds k (an HNSW walk).
+# Labels and distances per query row: per-row arrays (a row may be shorter
+# than k when fewer match), or one 2-D array each when every row holds k
+# (an HNSW walk).
 _Rows = tuple[list[np.ndarray] | np.ndarray, list[np.ndarray] | np.ndarray]
 # Which of an array of labels a part keeps (same shape, bool).
 _Keep = Callable[[np.ndarray], np.ndarray]
